@@ -1,0 +1,3 @@
+# GCN with k = 11, no Boundary Refinement (Large Kernel Matters, Tables 1-3).
+_base_ = './gcn-k15-br_r152_1xb1-100k_voc12aug-512x512.py'
+model = dict(decode_head=dict(kernel_type='gcn', k=11, boundary_refine=False))

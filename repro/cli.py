@@ -1,0 +1,232 @@
+"""`repro` command line: argument parsing only; the work is done by the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+EXAMPLES = textwrap.dedent(
+    """
+    examples:
+      repro list                                 every table and how many rows have results
+      repro run table1                           Table 1 of every paper (smoke profile unless a
+                                                 real dataset is configured)
+      repro run gcn/table2 --profile smoke       one table on synthetic data, on CPU
+      repro run gcn/table1/k15 --force           one row, rerun even if done
+      repro run gcn/table1 --profile paper --data-root ~/data/VOCdevkit/VOC2012
+      repro report                               regenerate reports/ from results/
+      repro data synth voc --out /tmp/synth      synthetic VOC in the real layout
+      repro params gcn/gcn-k15-br_r152_1xb1-100k_voc12aug-512x512.py
+    """
+)
+
+
+class UserError(Exception):
+    """An error the user can fix: printed without a traceback, exit code 2."""
+
+
+def _add_common_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=["smoke", "paper"], default=None,
+                   help="paper: the paper's protocol on real data; smoke: CPU, synthetic data, "
+                        "tiny widths. Default: paper if a data root is configured, else smoke.")
+    p.add_argument("--data-root", default=None,
+                   help="dataset root (VOCdevkit/VOC2012 or cityscapes); default "
+                        "$REPRO_VOC_ROOT / $REPRO_CITYSCAPES_ROOT")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    p.add_argument("--work-dir", type=Path, default=Path("work_dirs"),
+                   help="checkpoints and logs (default ./work_dirs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repro",
+        description="Reproduce the tables of classic semantic segmentation papers "
+                    "(FCN, DeepLab, GDN, DeconvNet, Dilation, GCN) on mmsegmentation.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="mmengine INFO logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="every table with its status")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+
+    p = sub.add_parser("run", help="train and evaluate the rows of a table, then report",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("table", help="gcn/table1, table1 (every paper), gcn (all its tables), "
+                                 "all, or one row: gcn/table1/k15")
+    _add_common_run_args(p)
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
+    p.add_argument("--force", action="store_true", help="rerun rows already done")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+
+    p = sub.add_parser("report", help="regenerate reports/ from results/")
+    p.add_argument("tables", nargs="*", default=["all"])
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    p.add_argument("--profile", choices=["smoke", "paper"], default=None)
+
+    p = sub.add_parser("params", help="parameter count of a config's model")
+    p.add_argument("config", help="path relative to mmseg_configs/, or a file path")
+
+    data = sub.add_parser("data", help="datasets: synthetic generation").add_subparsers(
+        dest="data_command", required=True, metavar="ACTION")
+    p = data.add_parser("synth", help="write a synthetic dataset in the real layout")
+    p.add_argument("dataset", choices=["voc", "cityscapes"])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", default=None, help="WxH, e.g. 500x375")
+    p.add_argument("--num-train", type=int, default=None)
+    p.add_argument("--num-val", type=int, default=None)
+    p.add_argument("--num-test", type=int, default=None)
+    return parser
+
+
+def pick_profile(args) -> str:
+    if args.profile:
+        return args.profile
+    configured = args.data_root or os.environ.get("REPRO_VOC_ROOT") or os.environ.get(
+        "REPRO_CITYSCAPES_ROOT")
+    if configured:
+        return "paper"
+    print("No real dataset configured (--data-root, $REPRO_VOC_ROOT, $REPRO_CITYSCAPES_ROOT): "
+          "running the smoke profile on synthetic data.", file=sys.stderr)
+    return "smoke"
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from repro.results import read_all, to_frame
+    from repro.tables.registry import all_tables
+
+    frame = to_frame(read_all(args.results_dir))
+    body = []
+    for name, spec in all_tables().items():
+        runnable = spec.runnable
+        status = []
+        for profile in ("smoke", "paper"):
+            mine = frame[(frame.table == name) & (frame.profile == profile)] if len(frame) else []
+            if len(mine):
+                done = mine[mine.status.isin(["ok", "awaiting_server"])].row.nunique()
+                status.append(f"{profile} {done}/{len(runnable)}")
+        body.append([name, len(runnable), len(spec.experiments) - len(runnable),
+                     ", ".join(status) or "not run", spec.caption[:60]])
+    print(tabulate(body, headers=["table", "rows", "ref. rows", "done", "caption"]))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from repro.profiles import get_profile
+    from repro.report import render_all
+    from repro.runner import run_experiment
+    from repro.tables.registry import get_table, resolve, split_row
+
+    table_sel, row = split_row(args.table)
+    specs = [get_table(table_sel)] if row else resolve(table_sel)
+    profile = get_profile(pick_profile(args))
+    failures = 0
+    for spec in specs:
+        exps = [spec.experiment(row)] if row else spec.runnable
+        print(f"== {spec.name} ({len(exps)} rows, profile {profile.name})", flush=True)
+        for exp in exps:
+            for seed in args.seed:
+                status, rows = run_experiment(
+                    spec, exp, profile, results_dir=args.results_dir, work_root=args.work_dir,
+                    data_root=args.data_root, seed=seed, force=args.force,
+                    launcher=args.launcher,
+                )
+                shown = ", ".join(f"{r.metric}={r.value:.2f}" for r in rows
+                                  if r.value is not None and "." not in r.metric)[:110]
+                print(f"   {exp.key:<12} seed {seed}: {status:<12} {shown}", flush=True)
+                failures += status in ("failed", "nan_loss")
+    outs = render_all(args.results_dir, args.reports_dir, specs)
+    for out in outs:
+        print(f"report: {out}")
+    if failures:
+        print(f"{failures} row(s) failed: see the reports' Rows section and rerun them with "
+              "--force after fixing the cause.", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_report(args) -> int:
+    from repro.report import render_all
+    from repro.tables.registry import resolve
+
+    specs = [s for sel in args.tables for s in resolve(sel)]
+    for out in render_all(args.results_dir, args.reports_dir, specs, args.profile):
+        print(out)
+    return 0
+
+
+def cmd_params(args) -> int:
+    from mmengine.config import Config
+    from tabulate import tabulate
+
+    from repro import paths
+    from repro.runner import build_model
+
+    path = Path(args.config)
+    if not path.is_file():
+        path = paths.config_path(args.config)
+    cfg = Config.fromfile(str(path))
+    model = build_model(cfg)
+    body = [[name, sum(p.numel() for p in m.parameters())] for name, m in model.named_children()]
+    total = sum(p.numel() for p in model.parameters())
+    body = [[n, f"{c:,}", f"{c / 1e6:.2f}M"] for n, c in body if c] + [
+        ["total", f"{total:,}", f"{total / 1e6:.2f}M"]]
+    print(tabulate(body, headers=["module", "parameters", ""], colalign=("left", "right", "right")))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from repro.data.synth import main_synth
+
+    size = None
+    if args.size:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError as e:
+            raise UserError(f"--size must look like 500x375 (width x height), got {args.size!r}.") \
+                from e
+        size = (w, h)
+    kwargs = {k: v for k, v in dict(size=size, num_train=args.num_train, num_val=args.num_val,
+                                    num_test=args.num_test).items() if v is not None}
+    main_synth(args.dataset, args.out, seed=args.seed, **kwargs)
+    return 0
+
+
+COMMANDS = {
+    "list": cmd_list,
+    "run": cmd_run,
+    "report": cmd_report,
+    "params": cmd_params,
+    "data": cmd_data,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        os.environ.setdefault("REPRO_LOG_LEVEL", "INFO")
+    from repro.results import ResultsFileError
+    from repro.runner import DataNotFoundError
+    from repro.tables.registry import UnknownTableError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, UnknownTableError, DataNotFoundError, ResultsFileError,
+            FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Model plugins, one module per paper's family; importing registers them with mmseg."""
+
+from repro.models import gcn  # noqa: F401
