@@ -35,9 +35,10 @@ class ResultRow:
     row: str  # experiment key within the table, e.g. "k15"
     metric: str  # metric key, e.g. "mIoU", "boundary_acc", "params", "IoU.aeroplane"
     seed: int  # training seed
-    value: float | None  # our number (percent for scores, a count for params); None if absent
+    value: float | str | None  # ours: percent for scores, a count for params, a string for
+    # architecture cells (e.g. "112x112x64"); None if absent
     status: Status  # see Status above
-    paper: float | None  # the paper's published value at the time of the run (from the spec)
+    paper: float | str | None  # the paper's published value at the time of the run (the spec)
     spec_version: int  # version of the table spec that produced the row
     profile: str  # "smoke" or "paper"
     data: Literal["synthetic", "real"]  # which data the number comes from

@@ -21,7 +21,13 @@ from mmengine.config import Config
 from repro import paths
 from repro.profiles import Profile, apply_profile
 from repro.results import ResultRow, read_file, result_path, write_rows
-from repro.tables.registry import STATIC_METRICS, Experiment, TableSpec
+from repro.tables.registry import (
+    STATIC_METRICS,
+    Experiment,
+    TableSpec,
+    is_static,
+    register_static_metric,
+)
 
 log = logging.getLogger("repro")
 
@@ -105,6 +111,7 @@ def build_model(cfg: Config):
     return MODELS.build(cfg.model)
 
 
+@register_static_metric("params")
 def count_params(exp: Experiment, metric: str) -> int:
     """Parameters of the model at the *paper's* widths (never the smoke variant), total or of
     one submodule: ``params`` or ``params@decode_head.kernels.3``."""
@@ -165,11 +172,12 @@ def run_experiment(
         return "skipped (done, same config hash)", read_file(out_path)
 
     extra = dict(info, launcher=launcher, data_root=str(data.root))
-    values: dict[str, float | None] = {}
+    values: dict[str, float | str | None] = {}
     status = "ok"
     try:
-        for metric in {c.metric for c in exp.cells if c.metric.split("@")[0] in STATIC_METRICS}:
-            values[metric] = float(count_params(exp, metric))
+        for metric in {c.metric for c in exp.cells if is_static(c.metric)}:
+            value = STATIC_METRICS[metric.split("@", 1)[0]](exp, metric)
+            values[metric] = value if isinstance(value, str) else float(value)
         if exp.trained_metrics:
             metrics, status = _train_and_test(cfg, spec, exp, profile, work_root, launcher, extra)
             values.update(metrics)
@@ -186,8 +194,7 @@ def run_experiment(
     rows = []
     for cell in exp.cells:
         value = values.get(cell.metric)
-        is_static = cell.metric.split("@")[0] in STATIC_METRICS
-        cell_status = "ok" if is_static and value is not None else status
+        cell_status = "ok" if is_static(cell.metric) and value is not None else status
         rows.append(ResultRow(
             metric=cell.metric, value=value, status=cell_status, paper=cell.paper,
             duration_s=extra["duration_s"], **base,

@@ -14,10 +14,26 @@ moves any number (published value, protocol, config) must bump the table's ``ver
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
-#: Metrics produced by building the model, not by training it.
-STATIC_METRICS = frozenset({"params"})
+#: Metrics computed from the built model, not by training it, keyed by the metric's prefix
+#: (the part before "@"): ``params`` / ``params@decode_head.kernels.3`` counts parameters;
+#: paper modules register more (receptive fields, layer output sizes) with
+#: :func:`register_static_metric`. A function takes (experiment, metric) and returns a number
+#: or a string (e.g. "112x112x64").
+STATIC_METRICS: dict[str, Callable] = {}
+
+
+def register_static_metric(prefix: str):
+    def deco(fn):
+        STATIC_METRICS[prefix] = fn
+        return fn
+
+    return deco
+
+
+def is_static(metric: str) -> bool:
+    return metric.split("@", 1)[0] in STATIC_METRICS
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,7 @@ class Cell:
     metric: str  # key in the results (e.g. "mIoU", "boundary_acc", "params", "IoU.aeroplane")
     row: str  # layout row title as printed in the paper
     col: str  # layout column title as printed in the paper
-    paper: float | None = None  # the published value; None where the paper's cell is empty
+    paper: float | str | None = None  # the published value (None: the paper's cell is empty)
     unit: Literal["%", "K", "M", ""] = "%"  # how the paper prints it ("K": thousands of params)
 
 
@@ -69,7 +85,7 @@ class Experiment:
 
     @property
     def trained_metrics(self) -> list[str]:
-        return [c.metric for c in self.cells if c.metric not in STATIC_METRICS]
+        return [c.metric for c in self.cells if not is_static(c.metric)]
 
 
 @dataclass(frozen=True)
