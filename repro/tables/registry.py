@@ -13,8 +13,9 @@ moves any number (published value, protocol, config) must bump the table's ``ver
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 #: Metrics computed from the built model, not by training it, keyed by the metric's prefix
 #: (the part before "@"): ``params`` / ``params@decode_head.kernels.3`` counts parameters;
