@@ -38,7 +38,9 @@ def fmt_number(value: float | str | None, unit: str) -> str:
 
 
 def cell_text(cell: Cell, rows: pd.DataFrame | None) -> str:
-    paper = fmt_number(cell.paper, cell.unit)
+    # Paper values are stored as printed (260 for "260K"); ours are raw (260694 parameters).
+    scaled = cell.paper * SCALE[cell.unit] if isinstance(cell.paper, (int, float)) else cell.paper
+    paper = fmt_number(scaled, cell.unit)
     if rows is None or rows.empty:
         return f"— ({paper})" if cell.paper is not None else "—"
     bad = rows[rows.status != "ok"]
@@ -56,7 +58,7 @@ def cell_text(cell: Cell, rows: pd.DataFrame | None) -> str:
         text += f" ± {vals.std(ddof=1) / SCALE[cell.unit]:.1f}"
     if cell.paper is None:
         return text
-    diff = (ours - cell.paper * SCALE[cell.unit]) / SCALE[cell.unit]
+    diff = ours / SCALE[cell.unit] - cell.paper
     return f"{text} ({paper}, {diff:+.1f})"
 
 

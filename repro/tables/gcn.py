@@ -58,6 +58,7 @@ register_table(
         version=1,
         citation=CITATION,
         corner="k",
+        row_order=("Score (GCN)", "Score (Conv)", "# of Params (GCN)", "# of Params (Conv)"),
         caption=(
             "Comparison experiments between Global Convolutional Network and the trivial "
             "implementation. The score is measured under standard mean IoU(%), and the 3rd and "

@@ -98,6 +98,7 @@ class TableSpec:
     version: int = 1
     corner: str = ""  # text of the top-left header cell (e.g. "k")
     citation: str = ""  # paper title / venue, shown in the report header
+    row_order: tuple[str, ...] = ()  # layout rows in the paper's order (default: first use)
 
     @property
     def name(self) -> str:
@@ -124,6 +125,9 @@ class TableSpec:
                     rows.append(c.row)
                 if c.col not in cols:
                     cols.append(c.col)
+        if self.row_order:
+            assert sorted(self.row_order) == sorted(rows), f"{self.name}: row_order != rows"
+            rows = list(self.row_order)
         return rows, cols
 
 
