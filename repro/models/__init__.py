@@ -2,3 +2,4 @@
 
 from repro.models import gcn  # noqa: F401
 from repro.models import vgg  # noqa: F401
+from repro.models import dilation  # noqa: F401

@@ -1,3 +1,4 @@
 """Paper tables; importing a paper module registers its tables (see registry.py)."""
 
 from repro.tables import gcn  # noqa: F401
+from repro.tables import dilation  # noqa: F401

@@ -1,0 +1,5 @@
+# Front end + large context module (Yu & Koltun, ICLR 2016, Sec. 3, Table 1; Table 3
+# "Front + Large"; Table 4 "Context"), identity-initialised (eq. 5) and
+# trained end to end with the front end (see repro.models.dilation for this deviation).
+_base_ = './dilation-frontend_vgg16_1xb14-60k_voc12aug-504x504.py'
+model = dict(decode_head=dict(context='large'))

@@ -1,0 +1,93 @@
+"""Dilation (Yu & Koltun, ICLR 2016): context module (Table 1, eqs. 4-5), head, table specs."""
+
+import pytest
+import torch
+
+from repro.models.dilation import ContextModule, ContextModuleHead
+from repro.models.vgg import VGG16
+from repro.tables.registry import STATIC_METRICS, get_table
+
+
+@pytest.fixture(scope="module")
+def basic():
+    torch.manual_seed(0)
+    return ContextModule(21, "basic").eval()
+
+
+def test_fresh_basic_module_passes_its_input_through(basic):
+    x = torch.rand(2, 21, 33, 40) * 5  # non-negative, like truncated class scores
+    with torch.no_grad():
+        y = basic(x)
+    assert torch.equal(y, x), (
+        "A freshly initialised basic context module must be the identity on non-negative maps "
+        "(eq. 4: centre tap 1 for a = b, all other weights and biases 0); check block_identity_."
+    )
+
+
+def test_basic_module_truncates_negative_inputs(basic):
+    x = torch.randn(1, 21, 16, 16)
+    with torch.no_grad():
+        y = basic(x)
+    assert torch.equal(y, x.clamp_min(0)), (
+        "Layer 1 is followed by the truncation max(., 0) (Table 1): a fresh module computes "
+        "relu(x); check ContextModule.truncate."
+    )
+
+
+def test_fresh_large_module_is_a_noisy_identity():
+    torch.manual_seed(0)
+    large = ContextModule(21, "large").eval()
+    x = torch.rand(1, 21, 24, 24)
+    with torch.no_grad():
+        y = large(x)
+    err = (y - x).abs().mean().item()
+    assert err < 2e-2, (
+        f"The large module's eq. (5) initialisation (C/c_(i+1) on the block diagonal, small "
+        f"noise elsewhere) must pass the input through up to the noise; mean error {err:.2e}. "
+        "Check block_identity_ and noise_ratio."
+    )
+    w = large.layers[0].weight
+    assert w.std() > 0, "Eq. (5) adds noise eps ~ N(0, sigma^2) off the block diagonal."
+
+
+@pytest.mark.parametrize("key", ["basic", "large"])
+def test_table1_cells_match_the_paper(key):
+    exp = get_table("dilation/table1").experiment(key)
+    got = {c.metric: STATIC_METRICS[c.metric.split("@")[0]](exp, c.metric) for c in exp.cells}
+    wrong = {c.metric: (got[c.metric], c.paper) for c in exp.cells if got[c.metric] != c.paper}
+    assert not wrong, (
+        f"Table 1 computed from the built {key} context module differs from the paper "
+        f"(metric: (ours, paper)): {wrong}. Fix DILATIONS/PLANS in repro.models.dilation."
+    )
+
+
+def test_basic_module_has_about_64_c_squared_parameters(basic):
+    n = sum(p.numel() for p in basic.parameters())
+    assert abs(n / (64 * 21**2) - 1) < 0.01, (
+        f"Sec. 3: the basic module has ~64 C^2 parameters; got {n} for C=21."
+    )
+
+
+def test_front_end_output_matches_a_multiple_of_8_input():
+    backbone = VGG16(variant="dilation", width_mult=1 / 32, pad_input=186).eval()
+    head = ContextModuleHead(
+        context="basic", in_channels=backbone.out_channels["fc7"], num_classes=21
+    ).eval()
+    with torch.no_grad():
+        out = head(backbone(torch.randn(1, 3, 48, 64)))
+    assert out.shape == (1, 21, 48, 64), (
+        f"Front end + head on a 48x64 input gave {tuple(out.shape)}: with the 186-px reflection "
+        "padding and unpadded convolutions the scores are 1/8 of the input, upsampled x8 "
+        "(kernel 16, stride 8, pad 4)."
+    )
+
+
+@pytest.mark.parametrize("number", [2, 3, 4])
+def test_per_class_tables_have_twenty_classes_and_the_mean(number):
+    spec = get_table(f"dilation/table{number}")
+    for exp in spec.experiments:
+        metrics = [c.metric for c in exp.cells]
+        assert len(metrics) == 21 and metrics[-1] == "mIoU", (
+            f"{spec.name}/{exp.key}: the paper prints 20 class IoUs (no background) and the mean."
+        )
+        assert "IoU.background" not in metrics
