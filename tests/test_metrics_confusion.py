@@ -83,7 +83,7 @@ def test_same_numbers_as_mmseg_iou_metric(void_frac):
     C = 21
     pairs = _random_pairs(rng, 12, C, void_frac)
     # drop a class from the labels of every image: exercises NaN / zero IoU handling
-    for p, lab in pairs:
+    for _p, lab in pairs:
         lab[lab == 7] = 3
     cm = ConfusionMatrix(C)
     results = []
@@ -105,7 +105,7 @@ def test_same_numbers_as_mmseg_iou_metric(void_frac):
 
 def test_numpy_torch_and_any_shape_agree():
     rng = np.random.default_rng(2)
-    (p, lab), = _random_pairs(rng, 1, 5, 0.1, shape=(2, 3, 17))
+    ((p, lab),) = _random_pairs(rng, 1, 5, 0.1, shape=(2, 3, 17))
     a = confusion_matrix(p, lab, 5)
     b = confusion_matrix(torch.from_numpy(p), torch.from_numpy(lab.astype(np.int64)), 5)
     c = confusion_matrix(p.reshape(-1).astype(np.uint8), lab.reshape(-1), 5)
