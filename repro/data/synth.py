@@ -58,6 +58,7 @@ same bytes (every image has its own ``numpy.random.Generator`` seeded by ``seed`
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import inspect
 import json
@@ -89,7 +90,7 @@ __all__ = [
     "voc_colormap",
 ]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = "SYNTHETIC.json"
 SERVER_GT_DIR = "_synthetic_server_gt"
 JPEG_QUALITY = 90
@@ -170,8 +171,7 @@ class _Look:
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
-    rgb = cv2.cvtColor(np.array([[[h * 180, s * 255, v * 255]]], np.float32), cv2.COLOR_HSV2RGB)
-    return rgb[0, 0] / 255.0
+    return np.array(colorsys.hsv_to_rgb(h, s, v))
 
 
 _PATTERNS = ("stripes", "checker", "dots", "waves")
@@ -182,21 +182,30 @@ def _voc_looks() -> list[_Look]:
     rng = np.random.default_rng(20121)
     looks = []
     for c in range(len(VOC_CLASSES)):
-        # Classes 2k-1 and 2k share a hue and differ in texture: colour alone is not enough.
-        group = (c + 1) // 2
-        hue = (group * 0.618034) % 1.0
-        sat, val = 0.45 + 0.4 * ((group * 0.37) % 1.0), 0.5 + 0.35 * ((group * 0.71) % 1.0)
-        color = np.clip(_hsv(hue, sat, val) + rng.normal(0, 0.03, 3), 0.05, 0.95)
-        delta = rng.normal(0, 1, 3)
-        color2 = np.clip(color + 0.28 * delta / np.linalg.norm(delta), 0.0, 1.0)
+        # Classes 2k-1 and 2k share their main colour; in even pairs they share the pattern's
+        # second colour too and differ in texture only, so colour alone is not always enough.
+        # Ten hues, evenly spaced and visited out of order; saturation and value vary too.
+        group, member = (c + 1) // 2, (c + 1) % 2
+        if member == 0 or c == 0:
+            hue = (group * 3 % 10) / 10
+            color = _hsv(hue, (0.85, 0.55)[group % 2], (0.6, 0.75, 0.9)[group % 3])
+            color = np.clip(color + rng.normal(0, 0.02, 3), 0.05, 0.95)
+        if member == 0 or c == 0 or group % 2 == 1:
+            delta = rng.normal(0, 1, 3)
+            color2 = np.clip(color + 0.4 * delta / np.linalg.norm(delta), 0.0, 1.0)
+        # The pair's first member has a fine pattern, the second a coarse one.
+        if member == 0:
+            kind, period = ("stripes", "checker")[group % 2], 3.5 + 0.75 * (group % 3)
+        else:
+            kind, period = ("dots", "waves")[group % 2], 7.5 + 1.5 * (group % 3)
         looks.append(
             _Look(
                 color=color,
                 color2=color2,
-                kind=_PATTERNS[(c * 3 + group) % 4],
-                period=float(rng.choice([3.0, 4.0, 5.0, 6.5, 8.0, 10.0])),
+                kind=kind,
+                period=period,
                 angle=math.pi / 8 * (c % 8),
-                jitter=0.07,
+                jitter=0.05,
                 noise=0.035,
             )
         )
