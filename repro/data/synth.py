@@ -318,11 +318,9 @@ def _texture(look: _Look, x0: int, y0: int, w: int, h: int, rng: np.random.Gener
     c2 = (look.color2 + shift).astype(np.float32)
     img = c1 + (c2 - c1) * t[..., None]
     # Shading: a linear brightness ramp across the instance.
-    sh, sb = rng.uniform(0.0, 0.35), rng.uniform(0, 2 * math.pi)
-    ramp = 1 + sh * ((xx - x0 - w / 2) * math.cos(sb) + (yy - y0 - h / 2) * math.sin(sb)) / max(
-        w, h, 1
-    )
-    img *= ramp[..., None]
+    strength, direction = rng.uniform(0.0, 0.35), rng.uniform(0, 2 * math.pi)
+    along = (xx - x0 - w / 2) * math.cos(direction) + (yy - y0 - h / 2) * math.sin(direction)
+    img *= (1 + strength * along / max(w, h))[..., None]
     img += rng.standard_normal((h, w, 3), dtype=np.float32) * look.noise
     return img
 
@@ -341,7 +339,7 @@ class _Canvas:
     def mask(self) -> np.ndarray:
         return np.zeros((self.h, self.w), np.uint8)
 
-    def paint(self, mask, look, rng, label=None, instance=None, segment=True) -> int:
+    def paint(self, mask, look, rng, label=None, instance=None) -> int:
         """Paints ``look`` where ``mask``; ``label=None`` changes the image only (a detail).
 
         Returns the segment id given to the region (0 if nothing was painted).
@@ -355,8 +353,6 @@ class _Canvas:
             return 0
         self.lab[y : y + h, x : x + w][sub] = label
         self.inst[y : y + h, x : x + w][sub] = label if instance is None else instance
-        if not segment:
-            return 0
         self.nseg += 1
         self.seg[y : y + h, x : x + w][sub] = self.nseg
         return self.nseg
