@@ -167,3 +167,10 @@ def test_all_reduce_is_a_no_op_without_a_process_group():
     before = cm.mat.copy()
     cm.all_reduce()
     assert (cm.mat == before).all(), "all_reduce without torch.distributed must not change."
+
+
+def test_counts_stay_exact_beyond_float32_range():
+    # 2**24 + 3 pixels of one class: a float32 histogram would round the count.
+    n = (1 << 24) + 3
+    m = confusion_matrix(np.zeros(n, np.uint8), np.zeros(n, np.uint8), 2)
+    assert m[0, 0] == n, "Counts must be exact int64 even past 2**24 pixels in one image."

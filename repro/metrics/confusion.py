@@ -25,16 +25,19 @@ Unlike score.py, which silently drops labels outside ``0..C-1``, a label value t
 class nor ``ignore_index``, and a prediction outside ``0..C-1``, raise ``ValueError``: such values
 mean a wrong file or a wrong label encoding, and dropping them would change the score silently.
 
-Speed: one image costs one ``np.bincount`` over ``label * C + pred`` computed in uint16 (labels
-up to 255, ``C <= 256``); the label value 255 (or any non-class value) lands in its own row of a
-``256 x C`` histogram, so void pixels need no masking pass (~500 Mpix/s on one core, see
-``benchmarks/bench_metrics.py``).
+Speed: one image costs one joint histogram of (label, prediction) with ``cv2.calcHist`` over
+the two uint8 arrays (``C <= 256``), a ``256 x C`` table in which the label value 255 (or any
+non-class value) lands in its own row, so void pixels need no masking pass and no index array
+is built (~1 Gpix/s on one core; ``np.bincount(label * C + pred)`` reaches ~450 Mpix/s; see
+``benchmarks/bench_metrics.py``). Other inputs (signed or wide labels, more classes) take a
+masked ``np.bincount``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 __all__ = [
@@ -57,6 +60,13 @@ def to_numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _unsigned(a: np.ndarray) -> np.ndarray:
+    """``a`` viewed as the unsigned type of the same width (no copy)."""
+    if a.dtype == np.bool_ or np.issubdtype(a.dtype, np.unsignedinteger):
+        return a
+    return a.view(np.dtype(f"u{a.dtype.itemsize}"))
 
 
 def _describe(name: str | None) -> str:
@@ -103,10 +113,8 @@ def confusion_matrix(
     if p.size == 0:
         return np.zeros((C, C), np.int64)
 
-    # Prediction range: one max (and one min for signed types) pass.
-    p_hi = int(p.max())
-    p_lo = int(p.min()) if np.issubdtype(p.dtype, np.signedinteger) else 0
-    if p_lo < 0 or p_hi >= C:
+    # Range check in one pass: seen as unsigned, negative values become huge.
+    if int(_unsigned(p).max()) >= C:
         bad = (p < 0) | (p >= C)
         raise ValueError(
             f"Prediction of {_describe(name)} contains values {{{_values(p, bad)}}} outside the "
@@ -116,25 +124,19 @@ def confusion_matrix(
         )
 
     fast = C <= 256 and lab.dtype in (np.uint8, np.bool_)
-    if not fast and np.issubdtype(lab.dtype, np.integer):
-        lo, hi = int(lab.min()), int(lab.max())
-        if lo >= 0 and hi <= 255 and C <= 256:
+    if not fast and C <= 256 and np.issubdtype(lab.dtype, np.integer):
+        if int(_unsigned(lab).max()) <= 255:
             lab = lab.astype(np.uint8)
             fast = True
     if fast:
-        # label*C + pred < 256*C <= 65536: uint16 keeps the index array small (fastest here).
-        idx = lab.astype(np.uint16)
-        idx *= np.uint16(C)
-        np.add(idx, p, out=idx, casting="unsafe")
-        hist = np.bincount(idx, minlength=256 * C).reshape(256, C)
-        mat = hist[:C].astype(np.int64)
+        hist = _hist_u8(lab.view(np.uint8), p if p.dtype == np.uint8 else p.astype(np.uint8), C)
         rows = hist[C:].sum(axis=1)
         if ignore_index is not None and C <= ignore_index <= 255:
             rows[ignore_index - C] = 0
         if rows.any():
             bad_vals = np.flatnonzero(rows) + C
             raise _label_error(name, C, ignore_index, ", ".join(map(str, bad_vals[:8].tolist())))
-        return mat
+        return np.ascontiguousarray(hist[:C])
 
     # General path (signed or wide label values, or more than 256 classes): explicit masks.
     if not np.issubdtype(lab.dtype, np.integer):
@@ -149,6 +151,25 @@ def confusion_matrix(
         raise _label_error(name, C, ignore_index, _values(lab, invalid))
     idx = lab[valid].astype(np.int64) * C + p[valid]
     return np.bincount(idx, minlength=C * C).reshape(C, C).astype(np.int64)
+
+
+# cv2.calcHist returns float32: exact while every bin of one call stays below 2**24.
+_CHUNK = 1 << 24
+
+
+def _hist_u8(lab: np.ndarray, pred: np.ndarray, C: int) -> np.ndarray:
+    """int64 (256, C) joint histogram of uint8 label values (rows) and predictions (< C).
+
+    One ``cv2.calcHist`` over the two uint8 arrays: no index array is built, ~2x faster than
+    ``np.bincount(label * C + pred)`` (which needs an intp copy of the indices).
+    """
+    hist = np.zeros((256, C), np.int64)
+    for s in range(0, lab.size, _CHUNK):
+        part = cv2.calcHist(
+            [lab[s : s + _CHUNK], pred[s : s + _CHUNK]], [0, 1], None, [256, C], [0, 256, 0, C]
+        )
+        hist += part.astype(np.int64)
+    return hist
 
 
 def _label_error(name, C, ignore_index, values: str) -> ValueError:
