@@ -188,6 +188,9 @@ def test_postprocess_hook_gets_softmax_rgb_and_name(tmp_path, monkeypatch):
             calls.append(items)
             return [probs.argmin(0) for probs, _, _ in items]  # differs from the argmax
 
+        def close(self):
+            calls.append("closed")
+
     fake = types.ModuleType("repro.crf")
     fake.build_postprocessor = lambda cfg: (calls.append(("cfg", cfg)), FakePP())[1]
     monkeypatch.setitem(sys.modules, "repro.crf", fake)
@@ -216,6 +219,7 @@ def test_postprocess_hook_gets_softmax_rgb_and_name(tmp_path, monkeypatch):
     assert m.evaluate(2)["aAcc"] == pytest.approx(100 * cm.pixel_accuracy()), (
         "The post-processed labels, not pred_sem_seg, must be scored."
     )
+    assert calls[-1] == "closed", "evaluate() should close the post-processor (its pool)."
 
 
 # ---------------------------------------------------------------------- distributed (gloo)

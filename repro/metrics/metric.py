@@ -339,8 +339,14 @@ class ConfusionMatrixMetric(BaseMetric):
             out.update(self._trimap.summary())
         return out
 
+    def _close_postprocessor(self) -> None:
+        if self._pp is not None and hasattr(self._pp, "close"):
+            self._pp.close()  # e.g. DenseCRF's process pool; rebuilt at the next evaluation
+        self._pp = None
+
     def evaluate(self, size: int) -> dict:
         """All-reduce the per-rank matrices and return the metrics on every rank."""
+        self._close_postprocessor()
         if self.format_only:
             print_log(f"Predictions written to {self.output_dir}.", logger="current")
             self._reset()
