@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("params", help="parameter count of a config's model")
     p.add_argument("config", help="path relative to mmseg_configs/, or a file path")
 
+    p = sub.add_parser("import-server",
+                       help="fill a test-set row with the evaluation server's per-class numbers")
+    p.add_argument("row", help="TABLE/ROW, e.g. gdn/table2/fcn32s-gdn")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--scores", type=Path,
+                     help="the server's per-class IoU: JSON {class: value} or 'class value' lines")
+    src.add_argument("--simulate", action="store_true",
+                     help="synthetic data only: score the submission against the hidden labels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", choices=["smoke", "paper"], default="paper")
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--reports-dir", type=Path, default=Path("reports"))
+
     data = sub.add_parser("data", help="datasets: synthetic generation").add_subparsers(
         dest="data_command", required=True, metavar="ACTION")
     p = data.add_parser("synth", help="write a synthetic dataset in the real layout")
@@ -164,6 +177,47 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_import_server(args) -> int:
+    from repro import server
+    from repro.report import render_all
+    from repro.results import read_file, result_path
+    from repro.tables.registry import get_table, split_row
+
+    table, row = split_row(args.row)
+    if row is None:
+        raise UserError(f"Give one row as TABLE/ROW (e.g. {args.row}/<row>); "
+                        "`repro list` shows the tables.")
+    spec = get_table(table)
+    exp = spec.experiment(row)
+    if exp.protocol.eval_split != "test":
+        raise UserError(f"{args.row} is evaluated on {exp.protocol.eval_split}, not on the test "
+                        "set: its numbers come from `repro run`, not from a server.")
+    path = result_path(args.results_dir, args.profile, table, row, args.seed)
+    if args.simulate:
+        rows = read_file(path) if path.exists() else []
+        if not rows or "submission_dir" not in rows[0].extra:
+            raise UserError(f"No submission recorded for {args.row} in {path}: run "
+                            f"`repro run {args.row} --profile {args.profile}` first.")
+        extra = rows[0].extra
+        if rows[0].data != "synthetic":
+            raise UserError("--simulate only works on synthetic data; import the real server's "
+                            "numbers with --scores FILE.")
+        scores = server.simulate(Path(extra["submission_dir"]), exp.protocol.dataset,
+                                 Path(extra["data_root"]))
+        source = "simulated server (hidden synthetic test labels)"
+    else:
+        from mmseg.datasets import CityscapesDataset, PascalVOCDataset
+
+        ds = PascalVOCDataset if exp.protocol.dataset == "voc" else CityscapesDataset
+        scores = server.parse_scores(args.scores, list(ds.METAINFO["classes"]))
+        source = f"evaluation server ({args.scores})"
+    print(server.import_scores(args.results_dir, args.profile, table, row, args.seed, scores,
+                               source))
+    for out in render_all(args.results_dir, args.reports_dir, [spec], args.profile):
+        print(f"report: {out}")
+    return 0
+
+
 def cmd_params(args) -> int:
     from mmengine.config import Config
     from tabulate import tabulate
@@ -206,6 +260,7 @@ COMMANDS = {
     "run": cmd_run,
     "report": cmd_report,
     "params": cmd_params,
+    "import-server": cmd_import_server,
     "data": cmd_data,
 }
 

@@ -21,7 +21,7 @@ class FiniteLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         loss = (outputs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        if loss is not None and not math.isfinite(float(loss.detach())):
             raise NonFiniteLossError(
                 f"Loss became {float(loss)} at iteration {runner.iter + 1}; lower the learning "
                 "rate or check the labels (values outside the classes and 255)."

@@ -87,8 +87,7 @@ def set_crop(cfg: Config, crop: tuple[int, int]) -> None:
 
 def set_iters(cfg: Config, iters: int, checkpoint_interval: int | None = None) -> None:
     cfg.train_cfg.max_iters = iters
-    # No validation during training: the harness evaluates once, at the end, with the test loop.
-    cfg.train_cfg.val_interval = iters + 1
+    cfg.train_cfg.val_interval = iters
     for sched in cfg.param_scheduler:
         if sched.get("end") is not None and not sched.get("by_epoch", False):
             sched["end"] = iters

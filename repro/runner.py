@@ -78,13 +78,16 @@ def build_config(
     if exp.protocol.eval_split == "test":
         _test_set_outputs(cfg)
     cfg.pop("smoke", None)
+    # The harness evaluates once, with the test loop. mmengine's IterBasedTrainLoop would also
+    # validate at the last iteration whatever val_interval says, so the val loop goes.
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     return cfg, info
 
 
 def _test_set_outputs(cfg: Config) -> None:
     """Test images have no public labels: predict and write the server submission only."""
-    for dl in (cfg.val_dataloader, cfg.test_dataloader):
-        dl.dataset.pipeline = [t for t in dl.dataset.pipeline if t["type"] != "LoadAnnotations"]
+    ds = cfg.test_dataloader.dataset
+    ds.pipeline = [t for t in ds.pipeline if t["type"] != "LoadAnnotations"]
     cfg.test_evaluator.format_only = True
 
 
@@ -181,6 +184,15 @@ def run_experiment(
         if exp.trained_metrics:
             metrics, status = _train_and_test(cfg, spec, exp, profile, work_root, launcher, extra)
             values.update(metrics)
+            if status == "awaiting_server":
+                from repro.server import package
+
+                archive = package(Path(extra["submission_dir"]), exp.protocol.dataset,
+                                  Path(results_dir) / "submissions" / spec.name / exp.key)
+                extra["submission"] = str(archive)
+                log.warning("%s/%s: upload %s to the evaluation server, then run `repro "
+                            "import-server %s/%s --scores FILE`.", spec.name, exp.key, archive,
+                            spec.name, exp.key)
     except Exception as e:  # noqa: BLE001 - one failing row must not stop the table
         from repro.hooks import NonFiniteLossError
 

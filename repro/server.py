@@ -1,0 +1,129 @@
+"""Evaluation-server round trip for test-set rows (VOC 2012 test, Cityscapes test).
+
+Test labels are not public. A row whose protocol evaluates on ``test`` writes its predictions
+(the metric's ``output_dir``), and :func:`package` lays them out as the server expects:
+
+- VOC 2012: ``results/VOC2012/Segmentation/comp6_test_cls/<id>.png`` (palette PNGs; comp6 =
+  trained with data outside VOC, such as SBD), archived as ``results.tgz``.
+- Cityscapes: one labelId PNG per test image (``<city>_<seq>_<frame>*.png``), zipped.
+
+The row's result says ``awaiting_server`` until the user uploads the archive and imports the
+server's per-class numbers (``repro import-server TABLE/ROW --scores FILE``). On synthetic data
+the hidden test labels exist (``_synthetic_server_gt``), so ``--simulate`` scores the
+submission locally with the same scorer, which tests the round trip end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tarfile
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+from repro.results import read_file, result_path, write_rows
+
+
+def package(pred_dir: Path, dataset: str, out_dir: Path) -> Path:
+    """Lay out ``pred_dir``'s PNGs for the server under ``out_dir``; returns the archive."""
+    pred_dir, out_dir = Path(pred_dir), Path(out_dir)
+    pngs = sorted(pred_dir.glob("*.png"))
+    if not pngs:
+        raise FileNotFoundError(f"No prediction PNGs in {pred_dir}: rerun the row with --force.")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    if dataset == "voc":
+        layout = out_dir / "results" / "VOC2012" / "Segmentation" / "comp6_test_cls"
+        layout.mkdir(parents=True)
+        for p in pngs:
+            shutil.copy2(p, layout / p.name)
+        archive = out_dir / "results.tgz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(out_dir / "results", arcname="results")
+        return archive
+    out_dir.mkdir(parents=True)
+    archive = out_dir / "submission.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in pngs:
+            zf.write(p, arcname=p.name)
+    return archive
+
+
+def parse_scores(path: Path, class_names: list[str]) -> dict[str, float]:
+    """Per-class IoU (percent) from the server: JSON ``{"aeroplane": 87.5, ...}`` (or with
+    ``IoU.`` keys), or the text the VOC/Cityscapes servers show, one ``name value`` per line.
+    A ``mean``/``mIoU`` entry is taken as the mean IoU; otherwise it is the mean of classes."""
+    path = Path(path)
+    text = path.read_text()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError:
+        raw = {}
+        for line in text.splitlines():
+            m = re.match(r"\s*([A-Za-z][\w ./-]*?)\s*[:\t ]\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$", line)
+            if m:
+                raw[m.group(1)] = float(m.group(2))
+    norm = {re.sub(r"[^a-z]", "", k.lower().removeprefix("iou.")): float(v)
+            for k, v in raw.items()}
+    scores = {}
+    for name in class_names:
+        key = re.sub(r"[^a-z]", "", name.lower())
+        if key in norm:
+            scores[f"IoU.{name}"] = norm[key]
+    missing = [n for n in class_names if f"IoU.{n}" not in scores]
+    if missing:
+        raise ValueError(
+            f"{path}: no score for {', '.join(missing)}. Give one 'class value' line (or JSON "
+            f"entry) per class, with the class names {', '.join(class_names)}."
+        )
+    mean = next((norm[k] for k in ("mean", "miou", "average", "averageiou") if k in norm), None)
+    scores["mIoU"] = mean if mean is not None else sum(scores.values()) / len(class_names)
+    return scores
+
+
+def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
+    """Score a synthetic test submission against the hidden labels the generator kept."""
+    from repro.metrics.score import score_folder
+
+    data_root = Path(data_root)
+    if dataset == "voc":
+        gt = data_root.parent / "_synthetic_server_gt"
+        split = "all"
+    else:
+        gt = data_root / "_synthetic_server_gt" / "gtFine"
+        split = "test"
+    if not gt.is_dir():
+        raise FileNotFoundError(
+            f"--simulate needs the hidden labels of synthetic data ({gt}); real test labels are "
+            "not public: upload the submission and import the server's numbers with --scores."
+        )
+    return score_folder(dataset, pred_dir, gt, split=split, progress=False)
+
+
+def import_scores(results_dir: Path, profile: str, table: str, row: str, seed: int,
+                  scores: dict[str, float], source: str) -> Path:
+    """Fill a test-set row's result file with the server's numbers."""
+    path = result_path(results_dir, profile, table, row, seed)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No results for {table}/{row} (seed {seed}, profile {profile}) at {path}: run "
+            f"`repro run {table}/{row}` first, upload its submission, then import."
+        )
+    old = read_file(path)
+    rows = []
+    for r in old:
+        if r.metric in scores:
+            rows.append(replace(r, value=float(scores[r.metric]), status="ok",
+                                extra={**r.extra, "scores_from": source}))
+        else:
+            rows.append(r)
+    known = {r.metric for r in old}
+    template = old[0]
+    for metric, value in scores.items():
+        if metric not in known:
+            rows.append(replace(template, metric=metric, value=float(value), status="ok",
+                                paper=None, extra={**template.extra, "scores_from": source}))
+    write_rows(path, rows)
+    return path

@@ -1,0 +1,48 @@
+"""The command line: list, params, errors a user can cause (message, exit code 2)."""
+
+import pytest
+
+from repro.cli import main
+
+
+def test_list_shows_every_table(capsys, tmp_path):
+    assert main(["list", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "gcn/table1" in out and "not run" in out
+
+
+def test_unknown_table_exits_2_with_the_known_ones(capsys):
+    assert main(["run", "gcn/table42", "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown table" in err and "gcn/table1" in err, (
+        "`repro run` of an unknown table must exit 2 and list the known tables.")
+
+
+def test_unknown_row_exits_2(capsys):
+    assert main(["run", "gcn/table1/k4", "--profile", "smoke"]) == 2
+    assert "gcn/table1/k15" in capsys.readouterr().err
+
+
+def test_paper_profile_without_data_says_how_to_give_it(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("REPRO_VOC_ROOT", raising=False)
+    code = main(["run", "gcn/table1/k3", "--profile", "paper", "--results-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--data-root" in err and "REPRO_VOC_ROOT" in err
+
+
+def test_missing_data_root_is_named(capsys, tmp_path):
+    code = main(["run", "gcn/table1/k3", "--data-root", str(tmp_path / "nope"),
+                 "--results-dir", str(tmp_path)])
+    assert code == 2 and str(tmp_path / "nope") in capsys.readouterr().err
+
+
+def test_params_prints_total_and_modules(capsys):
+    assert main(["params", "gcn/gcn-conv-k3_r152_1xb1-100k_voc12aug-512x512.py"]) == 0
+    out = capsys.readouterr().out
+    assert "backbone" in out and "decode_head" in out and "total" in out
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "repro run table1" in capsys.readouterr().out

@@ -1,0 +1,85 @@
+"""The runner end to end on synthetic data with a few iterations: results, skip, reuse,
+report, non-finite loss, and the evaluation-server round trip of a test-set row."""
+
+import dataclasses
+
+import pytest
+
+from repro import server
+from repro.report import render_all
+from repro.results import read_file, result_path
+from repro.runner import run_experiment
+from repro.tables.registry import Protocol, TableSpec, get_table
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    return dict(results_dir=tmp_path / "results", work_root=tmp_path / "work")
+
+
+def test_row_runs_writes_results_and_is_skipped_when_done(tiny_smoke, dirs):
+    spec = get_table("gcn/table1")
+    exp = spec.experiment("k3")
+    status, rows = run_experiment(spec, exp, tiny_smoke, **dirs)
+    assert status == "ok", f"The smoke row failed: {rows[0].extra.get('error')}"
+    by_metric = {r.metric: r for r in rows}
+    assert 0 <= by_metric["mIoU"].value <= 100
+    assert by_metric["mIoU"].paper == 70.1 and by_metric["mIoU"].data == "synthetic"
+    assert "IoU.aeroplane" in by_metric, "Per-class IoU must be kept beside the paper's cells."
+    r = by_metric["mIoU"]
+    assert r.git_sha and r.config_hash and r.versions["torch"] and r.device, (
+        "Every result row must carry provenance (git sha, config hash, versions, device).")
+    path = result_path(dirs["results_dir"], "smoke", "gcn/table1", "k3", 0)
+    assert read_file(path)[0].value == r.value
+
+    status, _ = run_experiment(spec, exp, tiny_smoke, **dirs)
+    assert status.startswith("skipped"), "A row done with the same config hash must be skipped."
+
+    (out,) = render_all(dirs["results_dir"], dirs["results_dir"].parent / "reports", [spec])
+    assert f"{r.value:.1f} (70.1," in out.read_text()
+
+
+def test_rows_training_the_same_model_share_the_checkpoint(tiny_smoke, dirs):
+    t1, t5 = get_table("gcn/table1"), get_table("gcn/table5")
+    run_experiment(t1, t1.experiment("base"), tiny_smoke, **dirs)
+    status, rows = run_experiment(t5, t5.experiment("baseline"), tiny_smoke, **dirs)
+    assert status == "ok", rows[0].extra.get("error")
+    assert rows[0].extra["trained"] == "reused checkpoint", (
+        "Table 5 'Baseline' trains the same model as Table 1 'base': it must reuse the "
+        "checkpoint and only evaluate (with the boundary metric).")
+    metrics = {r.metric: r.value for r in rows}
+    assert 0 <= metrics["boundary_acc"] <= 100 and 0 <= metrics["internal_acc"] <= 100
+
+
+def test_non_finite_loss_stops_the_row_with_a_status(tiny_smoke, dirs):
+    exploding = dataclasses.replace(tiny_smoke, iters=30,
+                                    optimizer=dict(type="SGD", lr=1e12, momentum=0.0))
+    spec = get_table("gcn/table1")
+    status, rows = run_experiment(spec, spec.experiment("k5"), exploding, **dirs)
+    assert status == "nan_loss", f"An exploding loss must stop the row as nan_loss, got {status}."
+    assert rows[0].value is None and "Loss became" in rows[0].extra["error"]
+
+
+def test_test_set_row_round_trip_through_the_simulated_server(tiny_smoke, dirs):
+    base = get_table("gcn/table1").experiment("k3")
+    exp = dataclasses.replace(base, key="k3-test",
+                              protocol=Protocol(eval_split="test", crop_size=(512, 512)))
+    spec = TableSpec(paper="test", number=1, caption="test-set row", experiments=(exp,))
+    status, rows = run_experiment(spec, exp, tiny_smoke, **dirs)
+    assert status == "awaiting_server", rows[0].extra.get("error")
+    assert rows[0].extra["submission"].endswith("results.tgz")
+    scores = server.simulate(rows[0].extra["submission_dir"], "voc", rows[0].extra["data_root"])
+    path = server.import_scores(dirs["results_dir"], "smoke", spec.name, exp.key, 0, scores,
+                                "simulated")
+    back = {r.metric: r for r in read_file(path)}
+    assert back["mIoU"].status == "ok" and back["mIoU"].value == pytest.approx(scores["mIoU"])
+
+
+def test_server_scores_parse_text_and_json(tmp_path):
+    names = ["background", "aeroplane"]
+    (tmp_path / "s.txt").write_text("background 90.1\nAeroplane: 80.5\nmean 85.3\n")
+    assert server.parse_scores(tmp_path / "s.txt", names) == {
+        "IoU.background": 90.1, "IoU.aeroplane": 80.5, "mIoU": 85.3}
+    (tmp_path / "s.json").write_text('{"background": 90.0}')
+    with pytest.raises(ValueError, match="aeroplane"):
+        server.parse_scores(tmp_path / "s.json", names)
