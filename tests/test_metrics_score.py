@@ -149,3 +149,17 @@ def test_main_score_cli_entry(voc, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "mIoU" in text and "boundary_acc" in text and "aeroplane" in text
     assert (tmp_path / "o.json").is_file()
+
+
+def test_named_split_is_read_from_the_dataset_first(voc):
+    root, pairs = voc
+    sets = root / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation"
+    sets.mkdir(parents=True)
+    (sets / "val.txt").write_text(f"{IDS[1]}\n{IDS[3]}\n")
+    cm = ConfusionMatrix(21)
+    for i in (IDS[1], IDS[3]):
+        cm.update(*pairs[i])
+    out = score_folder("voc", root / "pred", root / "VOCdevkit", num_workers=0, progress=False)
+    assert out["mIoU"] == pytest.approx(cm.mean_iou() * 100), (
+        "split='val' should use the dataset's ImageSets/Segmentation/val.txt when it exists."
+    )

@@ -348,7 +348,7 @@ class CityscapesEvaluator:
         iou = np.array([off["classScores"][n] for n in CLASS_NAMES])
         freq = rows / total if total else np.zeros(19)
         out = {
-            "aAcc": 100.0 * (diag.sum() / total if total else float("nan")),
+            "aAcc": 100.0 * (float(diag.sum() / total) if total else float("nan")),
             "mIoU": 100.0 * off["averageScoreClasses"],
             "mAcc": 100.0 * nanmean(acc),
             "fwIoU": 100.0 * (float((freq[freq > 0] * iou[freq > 0]).sum()) if total else np.nan),

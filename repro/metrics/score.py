@@ -5,7 +5,8 @@ one confusion matrix over the split (FCN score.py semantics, see ``confusion.py`
 Predictions are ``<pred_dir>/<id>.png``, palette or greyscale index PNGs (RGB images painted
 with the VOC colour map are mapped back); ground truth ``SegmentationClass/<id>.png`` under
 ``gt_dir``, which may be the VOC2012 folder, the VOCdevkit folder, or the label folder itself.
-The ids are the ``split`` (default: the 1449 VOC12 val ids shipped in ``repro/data/splits``).
+The ids are the ``split`` (default ``val``: the dataset's ``ImageSets/Segmentation/val.txt``,
+else the 1449 VOC12 val ids shipped in ``repro/data/splits``).
 
 ``score_folder('cityscapes', pred_dir, gt_dir)``: the official Cityscapes evaluation (see
 ``cityscapes.py``) over every ``*_gtFine_labelIds.png`` of the split (default ``val`` when
@@ -48,16 +49,21 @@ def _voc_classes() -> list[str]:
     return list(PascalVOCDataset.METAINFO["classes"])
 
 
-def _read_ids(split) -> tuple[list[str], str]:
+def _read_ids(split, voc_root: Path | None = None) -> tuple[list[str], str]:
+    """Ids of ``split``: a list, an id-list file, ``<VOC2012>/ImageSets/Segmentation/<name>.txt``
+    of the dataset scored, or a list shipped in ``repro/data/splits`` (in this order)."""
     if isinstance(split, (list, tuple)):
         return [str(s) for s in split], f"{len(split)} ids given"
-    p = Path(str(split))
-    if not p.is_file():
-        p = SPLITS_DIR / f"{split}.txt"
-    if not p.is_file():
+    candidates = [Path(str(split))]
+    if voc_root is not None:
+        candidates.append(voc_root / "ImageSets" / "Segmentation" / f"{split}.txt")
+    candidates.append(SPLITS_DIR / f"{split}.txt")
+    p = next((c for c in candidates if c.is_file()), None)
+    if p is None:
         known = sorted(x.stem for x in SPLITS_DIR.glob("*.txt"))
         raise FileNotFoundError(
-            f"Unknown split {split!r}: pass an id-list file or one of {known} or 'all'."
+            f"Unknown split {split!r}: pass an id-list file, a list in the dataset's "
+            f"ImageSets/Segmentation, one of {known}, or 'all'."
         )
     ids = [line.split()[0] for line in p.read_text().splitlines() if line.strip()]
     return ids, str(p)
@@ -79,7 +85,7 @@ def voc_pairs(pred_dir, gt_dir, split="val") -> tuple[list[tuple], str]:
         if not ids:
             raise FileNotFoundError(f"No prediction PNGs in {pred_dir}.")
     else:
-        ids, desc = _read_ids(split)
+        ids, desc = _read_ids(split, gt_dir.parent)
     missing = [i for i in ids if not (pred_dir / f"{i}.png").is_file()]
     if missing:
         raise FileNotFoundError(
@@ -232,7 +238,8 @@ def score_folder(
         json_out: write the result (metrics, confusion matrix, settings) to this JSON file;
             with ``trimap_widths`` also ``<json_out stem>_trimap.png``.
         num_workers: processes reading PNGs (default ``min(4, cpu count)``; 0 = this process).
-        split: VOC: a shipped split name (``'val'``, ``'seg11valid'``), an id-list file, a list
+        split: VOC: a split name (``'val'``, ``'seg11valid'``: looked up in the dataset's
+            ``ImageSets/Segmentation``, then in ``repro/data/splits``), an id-list file, a list
             of ids, or ``'all'`` (every PNG in ``pred_dir``); Cityscapes: the ``gtFine``
             sub-folder (default ``'val'``; ``'all'`` = everything under ``gt_dir``).
         pred_ids: Cityscapes prediction encoding, ``'label'`` (official) or ``'train'``.
