@@ -11,4 +11,4 @@ from mmseg.utils import register_all_modules  # noqa: E402
 
 register_all_modules(init_default_scope=False)  # mmseg's own modules (EncoderDecoder, ResNet...)
 
-from repro import hooks, metrics, models  # noqa: E402,F401  (registration side effects)
+from repro import crf, hooks, metrics, models  # noqa: E402,F401  (registration side effects)

@@ -74,6 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("params", help="parameter count of a config's model")
     p.add_argument("config", help="path relative to mmseg_configs/, or a file path")
 
+    from repro.metrics.score import add_score_arguments
+
+    add_score_arguments(sub.add_parser(
+        "score", help="score a folder of prediction PNGs with the harness's protocol"))
+
+    p = sub.add_parser("crf-cv", help="cross-validate a CRF row's dense-CRF parameters "
+                                      "(DeepLab protocol: 100 val images)")
+    p.add_argument("row", help="TABLE/ROW of a row whose protocol has crf, e.g. gcn/table7/...")
+    _add_common_run_args(p)
+    p.add_argument("--grid", default="v2",
+                   help="v1, v2 (DeepLab's grids) or e.g. 'w1=3:6,sigma_alpha=30:10:100,"
+                        "sigma_beta=3:6'")
+    p.add_argument("--strategy", choices=["fast", "exhaustive", "coarse_to_fine"],
+                   default="fast")
+    p.add_argument("--num-images", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="training seed of the row")
+
     p = sub.add_parser("import-server",
                        help="fill a test-set row with the evaluation server's per-class numbers")
     p.add_argument("row", help="TABLE/ROW, e.g. gdn/table2/fcn32s-gdn")
@@ -218,6 +235,29 @@ def cmd_import_server(args) -> int:
     return 0
 
 
+def cmd_score(args) -> int:
+    from repro.metrics.score import main_score
+
+    return main_score(args)
+
+
+def cmd_crf_cv(args) -> int:
+    from repro.profiles import get_profile
+    from repro.runner import crf_cv_row
+    from repro.tables.registry import get_table, split_row
+
+    table, row = split_row(args.row)
+    if row is None:
+        raise UserError(f"Give one row as TABLE/ROW, e.g. {args.row}/<row>.")
+    spec = get_table(table)
+    out = crf_cv_row(spec, spec.experiment(row), get_profile(pick_profile(args)),
+                     results_dir=args.results_dir, work_root=args.work_dir,
+                     data_root=args.data_root, seed=args.seed, grid=args.grid,
+                     strategy=args.strategy, num_images=args.num_images)
+    print(f"chosen parameters: {out}")
+    return 0
+
+
 def cmd_params(args) -> int:
     from mmengine.config import Config
     from tabulate import tabulate
@@ -261,6 +301,8 @@ COMMANDS = {
     "report": cmd_report,
     "params": cmd_params,
     "import-server": cmd_import_server,
+    "score": cmd_score,
+    "crf-cv": cmd_crf_cv,
     "data": cmd_data,
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mmengine.config import Config, ConfigDict
 
@@ -95,29 +96,70 @@ def set_iters(cfg: Config, iters: int, checkpoint_interval: int | None = None) -
         cfg.default_hooks.checkpoint.interval = min(checkpoint_interval, iters)
 
 
+class SplitMissingError(FileNotFoundError):
+    """A split the protocol trains on is absent (e.g. the optional COCO stage of GCN Table 7):
+    the row is recorded as ``skipped`` with this message."""
+
+
+def _split_dataset(template: dict, dataset: str, split: str, labels: str, data_root: str) -> dict:
+    """One dataset config for one split, from the config's own dataset as template."""
+    ds = copy.deepcopy(dict(template))
+    ds["data_root"] = data_root
+    root = Path(data_root)
+    if dataset == "voc":
+        ann = f"ImageSets/Segmentation/{split}.txt"
+        if not (root / ann).is_file():
+            raise SplitMissingError(
+                f"Split list {root / ann} does not exist. "
+                + ("COCO is optional (GCN Table 7 stage 1): convert it to the VOC layout in the "
+                   "same folder (images in JPEGImages, labels in SegmentationClassAug, ids in "
+                   "ImageSets/Segmentation/coco.txt) to run this stage."
+                   if split == "coco" else f"Run `repro data prepare voc` to write {split}.txt.")
+            )
+        ds["ann_file"] = ann
+        ds["data_prefix"] = dict(ds.get("data_prefix", {}), seg_map_path=labels)
+        return ds
+    coarse = split == "train_extra"  # Cityscapes' coarse set: labels only in gtCoarse/
+    if not (root / "leftImg8bit" / split).is_dir():
+        raise SplitMissingError(
+            f"Cityscapes split folder {root / 'leftImg8bit' / split} does not exist"
+            + (" (the coarse set leftImg8bit_trainextra.zip + gtCoarse.zip, GCN Table 9 stage 1)."
+               if coarse else ".")
+        )
+    ds["data_prefix"] = dict(img_path=f"leftImg8bit/{split}",
+                             seg_map_path=f"{'gtCoarse' if coarse else 'gtFine'}/{split}")
+    if coarse:
+        ds["seg_map_suffix"] = "_gtCoarse_labelTrainIds.png"
+    return ds
+
+
 def apply_protocol(cfg: Config, protocol: Protocol, data_root: str) -> None:
     """Point the config's data at the protocol's splits under ``data_root``."""
-    train_ds = cfg.train_dataloader.dataset
-    eval_dls = [cfg.val_dataloader, cfg.test_dataloader]
-    train_ds.data_root = data_root
-    for dl in eval_dls:
-        dl.dataset.data_root = data_root
-    if protocol.dataset == "voc":
-        train_ds.ann_file = f"ImageSets/Segmentation/{protocol.train_split}.txt"
-        train_ds.data_prefix.seg_map_path = protocol.train_labels
-        for dl in eval_dls:
-            dl.dataset.ann_file = f"ImageSets/Segmentation/{protocol.eval_split}.txt"
-            dl.dataset.data_prefix.seg_map_path = protocol.eval_labels
-    else:  # cityscapes: the split is a folder
-        train_ds.data_prefix = ConfigDict(
-            img_path=f"leftImg8bit/{protocol.train_split}",
-            seg_map_path=f"gtFine/{protocol.train_split}",
-        )
-        for dl in eval_dls:
-            dl.dataset.data_prefix = ConfigDict(
-                img_path=f"leftImg8bit/{protocol.eval_split}",
-                seg_map_path=f"gtFine/{protocol.eval_split}",
-            )
+    template = cfg.train_dataloader.dataset.to_dict()
+    parts = [_split_dataset(template, protocol.dataset, split, protocol.train_labels, data_root)
+             for split in protocol.train_split.split("+")]
+    cfg.train_dataloader.dataset = (
+        parts[0] if len(parts) == 1 else dict(type="ConcatDataset", datasets=parts)
+    )
+    for dl in (cfg.val_dataloader, cfg.test_dataloader):
+        dl.dataset = _split_dataset(dl.dataset.to_dict(), protocol.dataset, protocol.eval_split,
+                                    protocol.eval_labels, data_root)
+
+
+def apply_test_mode(cfg: Config, protocol: Protocol, image_width: int) -> None:
+    """Inference mode of the protocol. ``crop4`` (GCN Sec. 4.3, Cityscapes): four 1024x1024
+    crops of the 1024x2048 image, scores fused: mmseg's slide inference with stride
+    (1024, 342) gives exactly 4 overlapping crops along the width; both scale with the image
+    width (synthetic Cityscapes is smaller)."""
+    if protocol.test_mode == "crop4":
+        scale = image_width / 2048
+        crop = max(32, round(1024 * scale))
+        cfg.model.test_cfg = ConfigDict(mode="slide", crop_size=(crop, crop),
+                                        stride=(crop, max(1, round(342 * scale))))
+    elif protocol.test_mode == "slide":
+        crop = tuple(cfg.crop_size)
+        cfg.model.test_cfg = ConfigDict(mode="slide", crop_size=crop,
+                                        stride=tuple(max(1, c * 2 // 3) for c in crop))
 
 
 def apply_profile(
@@ -143,6 +185,8 @@ def apply_profile(
 
     crop = profile.crop or protocol.crop_size
     set_crop(cfg, crop)
+    synth = profile.synthetic.get(protocol.dataset)
+    apply_test_mode(cfg, protocol, synth["size"][0] if synth else 2048)
     iters = smoke.get("iters") or profile.iters or protocol.iters or cfg.train_cfg.max_iters
     set_iters(cfg, iters, profile.checkpoint_interval)
 

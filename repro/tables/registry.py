@@ -42,7 +42,9 @@ class Protocol:
     """How one experiment is trained and evaluated (what the paper's text prescribes)."""
 
     dataset: Literal["voc", "cityscapes"] = "voc"
-    train_split: str = "train_aug"  # split list trained on (VOC: ImageSets/Segmentation/<name>.txt)
+    # Split(s) trained on, joined by "+" (concatenated); VOC: ImageSets/Segmentation/<name>.txt,
+    # Cityscapes: leftImg8bit/<name>/ ("train_extra" = the coarse set, labels in gtCoarse/).
+    train_split: str = "train_aug"
     train_labels: str = "SegmentationClassAug"  # label folder of the train split (VOC)
     eval_split: str = "val"  # "test" means: predictions go to the evaluation server
     eval_labels: str = "SegmentationClass"
@@ -78,6 +80,12 @@ class Experiment:
     cells: tuple[Cell, ...] = ()
     # Extra config options for this row (mmengine dotted keys), e.g. {"model.decode_head.k": 7}.
     options: dict = field(default_factory=dict)
+    # Key of a row of the same table whose trained checkpoint initialises this row's training
+    # (multi-stage schedules: GCN Tables 7 and 9; staged FCN-16s/8s). Trained first if needed.
+    init_from: str | None = None
+    # Keys of rows of the same table whose trained checkpoints this row's EnsembleSegmentor
+    # averages (GDN ensemble, EDeconvNet); an ensemble row is evaluated, never trained.
+    members: tuple[str, ...] = ()
 
     @property
     def reference(self) -> bool:
