@@ -39,8 +39,9 @@ class EnsembleSegmentor(BaseModel):
     """
 
     def __init__(self, members: list[dict], weights: list[float] | None = None,
-                 init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
+                 data_preprocessor=None, init_cfg=None):
+        # The Runner passes the config's data_preprocessor; members use their own.
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         models = []
         for m in members:
             model_cfg = m.get("model") or Config.fromfile(m["config"]).model
