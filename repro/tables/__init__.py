@@ -2,3 +2,4 @@
 
 from repro.tables import gcn  # noqa: F401
 from repro.tables import dilation  # noqa: F401
+from repro.tables import gdn  # noqa: F401
