@@ -2,4 +2,5 @@
 
 from repro.tables import gcn  # noqa: F401
 from repro.tables import dilation  # noqa: F401
+from repro.tables import deconvnet  # noqa: F401
 from repro.tables import gdn  # noqa: F401

@@ -1,0 +1,202 @@
+"""DeconvNet (Noh et al., ICCV 2015): Table 2 sizes, parameters, unpooling, proposal pasting,
+proposals, two-stage training crops."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+from repro import paths
+from repro.models.deconvnet import MaxUnpool, ProposalSegmentor, paste, table2_output_sizes
+from repro.models.proposals import (
+    DeconvNetObjectCrop,
+    SelectiveSearchProposals,
+    enlarge,
+    instance_boxes,
+)
+from repro.runner import build_model
+from repro.tables.registry import get_table
+
+CONFIG = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"
+
+
+@pytest.fixture(scope="module")
+def meta_model():
+    """The paper-width network on the meta device: shapes and parameter counts, no memory."""
+    with torch.device("meta"):
+        return build_model(Config.fromfile(str(paths.config_path(CONFIG))))
+
+
+def test_table2_output_sizes_match_the_paper(meta_model):
+    got = table2_output_sizes(meta_model)
+    exp = get_table("deconvnet/table2").experiment("deconvnet")
+    printed = {c.metric.split("@")[1]: c.paper for c in exp.cells if c.metric.startswith("out")}
+    wrong = {k: (got[k], v) for k, v in printed.items() if got[k] != v}
+    assert not wrong, (
+        f"Layer output sizes (ours, Table 2) differ: {wrong}. Check DECONV_STAGES in "
+        "repro.models.deconvnet and the 'deconvnet' layout of repro.models.vgg."
+    )
+    assert list(got) == list(printed), "Table 2's rows must come in the network's order."
+
+
+def test_about_252m_parameters(meta_model):
+    n = sum(p.numel() for p in meta_model.parameters())
+    assert abs(n / 252e6 - 1) < 0.005, (
+        f"Sec. 6.1: the network has approximately 252M parameters; ours has {n / 1e6:.1f}M. "
+        "Check fc6/fc7 (4096) and the deconvolution widths of Table 2."
+    )
+
+
+def test_unpooling_puts_values_back_at_the_pooling_switches():
+    x = torch.randn(2, 3, 8, 10)
+    pooled, idx = F.max_pool2d(x, 2, 2, return_indices=True)
+    up = MaxUnpool()(pooled, idx, x.shape[-2:])
+    expected = torch.where(x == F.interpolate(pooled, scale_factor=2, mode="nearest"), x, 0.0)
+    assert torch.equal(up, expected), (
+        "Unpooling must place each pooled maximum at the location its switch recorded and zeros "
+        "elsewhere (Sec. 3.2.1); check MaxUnpool and the switches returned by VGG16."
+    )
+
+
+def test_paste_max_and_sum_on_a_hand_made_case():
+    a = torch.full((2, 2, 3), 1.0)  # C=2, 2x3 proposal at x 0..3, y 0..2
+    a[1] = -1.0
+    b = torch.full((2, 3, 3), 2.0)  # 3x3 proposal at x 2..5, y 1..4, partly outside
+    b[1] = 0.5
+    canvas_max, canvas_sum = torch.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    for box, s in (((0, 0, 3, 2), a), ((2, 1, 5, 4), b)):
+        paste(canvas_max, s, box, "max")
+        paste(canvas_sum, s, box, "sum")
+    exp_max = torch.tensor([
+        [[1, 1, 1, 0], [1, 1, 2, 2], [0, 0, 2, 2]],
+        [[0, 0, 0, 0], [0, 0, .5, .5], [0, 0, .5, .5]],
+    ])
+    exp_sum = torch.tensor([
+        [[1, 1, 1, 0], [1, 1, 3, 2], [0, 0, 2, 2]],
+        [[-1, -1, -1, 0], [-1, -1, -.5, .5], [0, 0, .5, .5]],
+    ])
+    assert torch.equal(canvas_max, exp_max), (
+        "Eq. (1): P = max_i G_i with G_i the proposal's scores and zeros outside it (so negative "
+        "scores never beat an uncovered zero); check paste(mode='max')."
+    )
+    assert torch.equal(canvas_sum, exp_sum), "Eq. (2): P = sum_i G_i; check paste(mode='sum')."
+
+
+def _tiny_segmentor(**test_cfg):
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    init_default_scope("mmseg")
+    cfg = Config.fromfile(str(paths.config_path(CONFIG)))
+    cfg.model.backbone.width_mult = 1 / 32
+    cfg.model.decode_head.update(width_mult=1 / 32, in_channels=128)
+    cfg.model.test_cfg.update(test_cfg)
+    return MODELS.build(cfg.model).eval()
+
+
+def test_proposal_inference_gives_probabilities_at_image_size():
+    model = _tiny_segmentor(max_proposals=3, min_size=20, input_size=224)
+    assert isinstance(model, ProposalSegmentor)
+    img = torch.randn(1, 3, 48, 64)
+    meta = dict(img_shape=(48, 64), ori_shape=(48, 64), img_path="x.jpg")
+    with torch.no_grad():
+        logp = model.inference(img, [meta])
+    assert logp.shape == (1, 21, 48, 64)
+    assert torch.allclose(logp.exp().sum(1), torch.ones(1, 48, 64), atol=1e-4), (
+        "ProposalSegmentor returns log-probabilities: softmax over classes of the aggregate."
+    )
+
+
+def test_select_boxes_enlarges_and_applies_the_min_size_rule():
+    model = _tiny_segmentor(max_proposals=2, min_size=112, context=1.2)
+    boxes = model.select_boxes(np.array([[0, 0, 50, 50], [0, 0, 100, 100], [10, 10, 200, 150],
+                                         [0, 0, 300, 300]], float))
+    assert boxes == [enlarge((0, 0, 100, 100), 1.2), enlarge((10, 10, 200, 150), 1.2)], (
+        "Boxes are enlarged 1.2x, those with a side below min_size skipped (released inference: "
+        "112 px), and the first max_proposals of the rest kept."
+    )
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A 120x160 image with a car (class 7) and a person (15) on background, void band."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 60, (120, 160, 3), dtype=np.uint8)
+    label = np.zeros((120, 160), np.uint8)
+    label[30:70, 20:80] = 7
+    img[30:70, 20:80] = (200, 30, 30)
+    label[60:110, 110:140] = 15
+    img[60:110, 110:140] = (30, 200, 30)
+    label[29, 20:80] = 255
+    return img, label
+
+
+def test_instances_are_connected_components(scene):
+    _, label = scene
+    boxes = {i["cls"]: tuple(int(v) for v in i["box"]) for i in instance_boxes(label)}
+    assert boxes == {7: (20, 30, 80, 70), 15: (110, 60, 140, 110)}
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_training_crops_contain_the_object(scene, stage):
+    img, label = scene
+    crop = DeconvNetObjectCrop(stage=stage, resize=250, crop=224,
+                               proposals=dict(type="selective_search", scales=(100,)))
+    np.random.seed(0)
+    for _ in range(4):
+        out = crop.transform(dict(img=img.copy(), gt_seg_map=label.copy(), img_path="s.jpg"))
+        x1, y1, x2, y2 = out["object_box"]
+        covered = label[max(y1, 0):y2, max(x1, 0):x2]
+        assert out["img"].shape == (224, 224, 3) and out["gt_seg_map"].shape == (224, 224)
+        if stage == 1:
+            cls = int(np.setdiff1d(np.unique(out["gt_seg_map"]), [0, 255])[0])
+            inst = next(i for i in instance_boxes(label) if i["cls"] == cls)
+            bx1, by1, bx2, by2 = inst["box"]
+            assert x1 <= bx1 and y1 <= by1 and x2 >= bx2 and y2 >= by2, (
+                "Stage 1 crops the 1.2x enlarged box of a ground-truth instance: it must contain "
+                "the whole object."
+            )
+            assert set(np.unique(out["gt_seg_map"])) <= {0, cls, 255}, (
+                "Stage 1 keeps only the centred object's class; other pixels are background."
+            )
+        else:
+            assert (np.isin(covered, [7, 15])).any(), (
+                "Stage 2 crops a proposal overlapping a ground-truth object (IoU >= 0.5)."
+            )
+
+
+def test_selective_search_returns_ranked_unique_boxes(scene):
+    img, _ = scene
+    boxes = SelectiveSearchProposals(scales=(100,))(img)
+    assert len(boxes) > 3 and len({tuple(b) for b in boxes.tolist()}) == len(boxes)
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+    assert [0, 0, 160, 120] in boxes.tolist(), "The top of the hierarchy is the whole image."
+
+
+def test_stage_hook_switches_crops_and_restarts_the_learning_rate():
+    from types import SimpleNamespace
+
+    from repro.models.proposals import DeconvNetStageHook
+
+    crops = [DeconvNetObjectCrop(stage=1), DeconvNetObjectCrop(stage=1)]
+    parts = [SimpleNamespace(pipeline=SimpleNamespace(transforms=[c])) for c in crops]
+    group = dict(lr=1e-4, initial_lr=0.01)
+    runner = SimpleNamespace(
+        iter=0, max_iters=60, train_dataloader=SimpleNamespace(
+            dataset=SimpleNamespace(datasets=parts)),
+        optim_wrapper=SimpleNamespace(optimizer=SimpleNamespace(param_groups=[group])))
+    hook = DeconvNetStageHook(stage1_ratio=1 / 3)
+    stages = []
+    for it in (0, 19, 20, 21):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        stages.append([int(c.stage[0]) for c in crops])
+        if it == 20:
+            assert group["lr"] == 0.01, "Stage 2 restarts at the initial learning rate."
+            group["lr"] = 1e-3
+    assert stages == [[1, 1], [1, 1], [2, 2], [2, 2]], (
+        "Stage 1 for the first third of the iterations (20K of 60K), stage 2 after, in every "
+        "dataset of a ConcatDataset."
+    )
+    assert group["lr"] == 1e-3, "The learning rate restarts once, at the switch."
