@@ -1,20 +1,16 @@
 """Pretrained ImageNet weights: which file each config needs, where it is expected, and whether a
 file fits the model before any training starts.
 
-The harness never downloads weights; the user supplies files:
+The harness never downloads weights; the user supplies files (registry name: file, users):
 
-=============== ====================================================================== =========
-registry name   file                                                                    used by
-=============== ====================================================================== =========
-vgg16           torchvision ``vgg16-397923af.pth`` (``features.<i>``, ``classifier.<i>``)  FCN,
-                or a Caffe-converted VGG_ILSVRC_16_layers (``conv1_1.weight`` ..        DeepLab,
-                ``fc7.bias``); read by ``repro.models.vgg.load_vgg_weights``            GDN,
-                                                                                        Dilation
-resnet152       torchvision ``resnet152-*.pth`` (``conv1``, ``bn1``, ``layer1.0...``)   GCN
-resnet50        torchvision ``resnet50-*.pth``                                          GCN T6
-resnet50_gcn    ResNet50-GCN (GCN Sec. 4.1.2, ImageNet-trained for Table 4): no public   GCN T6
-                file; from the user (``ResNetGCN`` state dict)
-=============== ====================================================================== =========
+- ``vgg16``: torchvision ``vgg16-397923af.pth`` (``features.<i>``, ``classifier.<i>``) or a
+  Caffe-converted VGG_ILSVRC_16_layers (``conv1_1.weight`` .. ``fc7.bias``), read by
+  ``repro.models.vgg.load_vgg_weights``; FCN, DeepLab, GDN, Dilation, DeconvNet.
+- ``resnet152``: torchvision ``resnet152-*.pth`` (``conv1``, ``bn1``, ``layer1.0.conv1`` ..);
+  GCN.
+- ``resnet50``: torchvision ``resnet50-*.pth``; GCN Table 6.
+- ``resnet50_gcn``: ResNet50-GCN (GCN Sec. 4.1.2, ImageNet-trained for Table 4), no public
+  file: the user's ``ResNetGCN`` state dict; GCN Table 6.
 
 Location: ``$REPRO_WEIGHTS/<file>`` if set, else ``~/.cache/repro/weights/<file>`` (not the
 synthetic-data cache ``$REPRO_CACHE``: these files are not regenerable), where ``<file>`` is the
