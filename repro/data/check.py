@@ -356,7 +356,7 @@ def _voc(root: Path, splits: list[str] | None, labels: Mapping[str, str | None],
         if not list_path.is_file():
             if explicit or split in ("train", "val"):
                 probs.append(Problem(str(list_path), f"split list {split}.txt does not exist.",
-                                     _list_fix(split), "list"))
+                                     _list_fix(split) + ".", "list"))
             continue
         ids = _read_ids(list_path)
         dupes = len(ids) - len(set(ids))
@@ -413,6 +413,8 @@ def _count(report: CheckReport, split: str, found: int, expected: int | None, wh
     report.counts[split] = (found, expected)
     if expected is not None and found != expected:
         source = "SYNTHETIC.json" if report.synthetic else "the published split"
+        if report.synthetic:
+            fix = "regenerate the synthetic dataset with `repro data synth` (it was edited)"
         report.problems.append(Problem(
             where, f"split {split} has {found} images, {source} has {expected}.", fix + ".",
             "count"))

@@ -68,6 +68,7 @@ from repro.data.check import (
 __all__ = [
     "PrepareReport",
     "add_prepare_arguments",
+    "find_cityscapes_root",
     "find_sbd_dir",
     "find_voc_root",
     "main_prepare",
