@@ -137,6 +137,21 @@ def test_run_on_broken_data_is_refused_before_training(broken, dirs, capsys):
         "A run refused for bad data must not write a 'failed' row over the earlier result.")
 
 
+@needs_runner
+def test_paper_run_without_pretrained_weights(voc_master, dirs, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path / "weights"))
+    results, reports, work = dirs
+    before = snapshot(results)
+    code = main(["run", ROW, "--profile", "paper", "--data-root", str(voc_master),
+                 "--results-dir", str(results), "--reports-dir", str(reports),
+                 "--work-dir", str(work)])
+    err = capsys.readouterr().err
+    assert code == 2 and str(tmp_path / "weights" / "resnet152.pth") in err, (
+        "A paper run must stop before training when its ImageNet weights are missing, naming "
+        f"the expected file and how to get it (repro.weights.require_weights):\n{err}")
+    assert "download" in err and snapshot(results) == before
+
+
 def test_unknown_table_and_row(dirs, capsys):
     before = snapshot(dirs[0])
     assert run(dirs, "gcn/table42") == 2
