@@ -200,3 +200,19 @@ def test_stage_hook_switches_crops_and_restarts_the_learning_rate():
         "dataset of a ConcatDataset."
     )
     assert group["lr"] == 1e-3, "The learning rate restarts once, at the switch."
+
+
+def test_box_files_are_read_and_scaled_to_the_image(tmp_path):
+    from repro.models.proposals import build_proposal_source
+
+    (tmp_path / "2008_000001.txt").write_text("10 20 30 40 0.9\n0 0 100 50 0.5\n")
+    source = build_proposal_source(dict(type="file", root=str(tmp_path), format="xywh"))
+    meta = dict(img_path="/x/JPEGImages/2008_000001.jpg", ori_shape=(200, 400),
+                img_shape=(100, 200))
+    boxes = source(np.zeros((100, 200, 3), np.uint8), meta)
+    assert boxes.tolist() == [[5, 10, 20, 30], [0, 0, 50, 25]], (
+        "'xywh' lines become (x1, y1, x2, y2), in the order of the file, scaled from the "
+        "original image to the network's image."
+    )
+    with pytest.raises(FileNotFoundError, match="selective_search"):
+        source(None, dict(img_path="missing.jpg"))

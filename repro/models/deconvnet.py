@@ -280,10 +280,7 @@ class ProposalSegmentor(EncoderDecoder):
 
     def _image_boxes(self, img: torch.Tensor, meta: dict):
         rgb = self._rgb(img).permute(1, 2, 0).round().byte().cpu().numpy()
-        boxes = self._source(rgb, meta.get("img_path", ""))
-        oh, ow = meta.get("ori_shape", meta["img_shape"])[:2]
-        h, w = meta["img_shape"][:2]
-        return boxes * [w / ow, h / oh, w / ow, h / oh]
+        return self._source(rgb, meta)
 
     def _rgb(self, img: torch.Tensor) -> torch.Tensor:
         """The 0..255 RGB image behind a normalised (3, H, W) input."""

@@ -125,17 +125,22 @@ class BoxFileProposals:
     def describe(self) -> str:
         return f"file:{self.root} ({self.format})"
 
-    def __call__(self, image: np.ndarray, img_path: str) -> np.ndarray:
-        path = self.root / f"{Path(img_path).stem}.txt"
+    def __call__(self, image: np.ndarray, meta: dict) -> np.ndarray:
+        """Boxes of the image ``meta['img_path']`` in ``image``'s pixels (scaled from the
+        original image when ``meta`` has both ``ori_shape`` and ``img_shape``)."""
+        path = self.root / f"{Path(meta['img_path']).stem}.txt"
         if not path.is_file():
             raise FileNotFoundError(
-                f"No proposal file {path} for image {img_path}: write one box per line, best "
-                f"first ('{self.format}', see repro.models.proposals), or use the built-in "
+                f"No proposal file {path} for image {meta['img_path']}: write one box per line, "
+                f"best first ('{self.format}', see repro.models.proposals), or use the built-in "
                 "generator: proposals=dict(type='selective_search')."
             )
         rows = np.loadtxt(path, ndmin=2, usecols=range(4))
         if self.format == "xywh":
             rows[:, 2:] += rows[:, :2]
+        if "ori_shape" in meta and "img_shape" in meta:
+            (oh, ow), (h, w) = meta["ori_shape"][:2], meta["img_shape"][:2]
+            rows *= [w / ow, h / oh, w / ow, h / oh]
         return rows
 
 
@@ -148,7 +153,8 @@ class SelectiveSearchProposals:
     def describe(self) -> str:
         return f"selective_search(scales={self.scales}, sigma={self.sigma})"
 
-    def __call__(self, image: np.ndarray, img_path: str = "") -> np.ndarray:
+    def __call__(self, image: np.ndarray, meta: dict | None = None) -> np.ndarray:
+        """Ranked boxes of the RGB ``image`` (``meta`` is not used)."""
         from skimage.segmentation import felzenszwalb
 
         rng = np.random.default_rng(self.seed)
@@ -272,7 +278,8 @@ class DeconvNetObjectCrop(BaseTransform):
         if path not in self._cache:
             if self._source is None:
                 self._source = build_proposal_source(self.proposals_cfg)
-            self._cache[path] = self._source(np.ascontiguousarray(img_bgr[..., ::-1]), path)
+            self._cache[path] = self._source(np.ascontiguousarray(img_bgr[..., ::-1]),
+                                             dict(img_path=path))
         return self._cache[path]
 
     def _choose(self, results: dict, instances: list[dict]):
