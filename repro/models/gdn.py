@@ -36,7 +36,10 @@ Deviations and choices (the paper does not say)
   500 x 500 (image at the top-left, label 255 in the padding) for the FCN and DeepLab rows.
 - Label branch widths: 1024, 1024, 20 (not given). The coarse output is average-pooled to the
   branch's ``in_size`` (the identity at the training size) so that the branch also accepts
-  other sizes (smoke profile).
+  other sizes (smoke profile). Taken literally ("on the top of the coarse output") the first
+  FC layer has 21*16*16*1024 = 5.5M weights for FCN-32s and 21*64*64*1024 = 88M for DeepLab.
+- Losses: Eq. 3 as written, both terms normalised (L_s per pixel, L_c per class). Sec. 4.1's
+  lr 1e-8 suits Caffe's summed loss; the configs use 1e-8 * 500 * 500 = 2.5e-3 on the mean.
 - SPP-FC: pyramid levels 1x1 .. 5x5 (not given); the FC output is *added* to the coarse scores
   (zero-initialised, so training starts from FCN-32s) rather than replacing them; for inputs
   smaller than the training size its leading rows/columns are used, as for K.
