@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 EXAMPLES = textwrap.dedent(
@@ -63,7 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_run_args(p)
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
     p.add_argument("--force", action="store_true", help="rerun rows already done")
-    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    p.add_argument("--iters", type=int, default=None,
+                   help="override the profile's training iterations (quick checks)")
+    p.add_argument("--checkpoint-interval", type=int, default=None,
+                   help="iterations between checkpoints: a killed run resumes from the last one")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
+                   help="pytorch: torchrun with --gpus processes (gloo on CPU); slurm: print the "
+                        "srun command, or run as one task of it")
+    p.add_argument("--gpus", type=int, default=1,
+                   help="processes for --launcher pytorch/slurm; the paper's total batch size "
+                        "is split over them")
 
     p = sub.add_parser("report", help="regenerate reports/ from results/")
     p.add_argument("tables", nargs="*", default=["all"])
@@ -159,29 +169,62 @@ def cmd_run(args) -> int:
 
     table_sel, row = split_row(args.table)
     specs = [get_table(table_sel)] if row else resolve(table_sel)
+    if args.launcher == "pytorch" and "RANK" not in os.environ:
+        return _relaunch_torchrun(args)
+    if args.launcher == "slurm" and "SLURM_PROCID" not in os.environ:
+        print(_slurm_command(args))
+        return 0
+    world_size = int(os.environ.get("WORLD_SIZE", os.environ.get("SLURM_NTASKS", 1)))
+    rank0 = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", 0))) == 0
     profile = get_profile(pick_profile(args))
+    profile = replace(profile, **{k: v for k, v in dict(
+        iters=args.iters, checkpoint_interval=args.checkpoint_interval).items() if v})
     failures = 0
     for spec in specs:
         exps = [spec.experiment(row)] if row else spec.runnable
-        print(f"== {spec.name} ({len(exps)} rows, profile {profile.name})", flush=True)
+        if rank0:
+            print(f"== {spec.name} ({len(exps)} rows, profile {profile.name})", flush=True)
         for exp in exps:
             for seed in args.seed:
                 status, rows = run_experiment(
                     spec, exp, profile, results_dir=args.results_dir, work_root=args.work_dir,
                     data_root=args.data_root, seed=seed, force=args.force,
-                    launcher=args.launcher,
+                    launcher=args.launcher, world_size=world_size,
                 )
                 shown = ", ".join(f"{r.metric}={r.value:.2f}" for r in rows
-                                  if r.value is not None and "." not in r.metric)[:110]
-                print(f"   {exp.key:<12} seed {seed}: {status:<12} {shown}", flush=True)
+                                  if isinstance(r.value, float) and "." not in r.metric)[:110]
+                if rank0:
+                    print(f"   {exp.key:<12} seed {seed}: {status:<12} {shown}", flush=True)
                 failures += status in ("failed", "nan_loss")
-    outs = render_all(args.results_dir, args.reports_dir, specs)
-    for out in outs:
-        print(f"report: {out}")
+    if rank0:
+        for out in render_all(args.results_dir, args.reports_dir, specs):
+            print(f"report: {out}")
     if failures:
         print(f"{failures} row(s) failed: see the reports' Rows section and rerun them with "
               "--force after fixing the cause.", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _relaunch_torchrun(args) -> int:
+    """`--launcher pytorch`: rerun this very command under torchrun, one process per GPU
+    (gloo on CPU), through mmengine's launcher support."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:  # a free port for the rendezvous on this machine
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.gpus}",
+           "--master_addr=127.0.0.1", f"--master_port={port}", "-m", "repro.cli", *args.argv]
+    print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.call(cmd)
+
+
+def _slurm_command(args) -> str:
+    n = args.gpus
+    return (f"srun --ntasks={n} --ntasks-per-node={min(n, 8)} --gres=gpu:{min(n, 8)} "
+            f"--cpus-per-task=5 --kill-on-bad-exit=1 "
+            f"{sys.executable} -m repro.cli {' '.join(args.argv)}")
 
 
 def cmd_report(args) -> int:
@@ -308,7 +351,9 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # re-launched as is under torchrun / srun
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:

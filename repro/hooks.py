@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import random
 
+import numpy as np
+import torch
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 from tqdm.auto import tqdm
@@ -72,3 +75,23 @@ class ProgressBarHook(Hook):
 
     def after_test_epoch(self, runner, metrics=None):
         self._close()
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Keep the random number generators in the checkpoint so that a resumed run continues
+    exactly like an uninterrupted one (mmengine restores the model, optimizer, scheduler and
+    sampler position, but not the RNG states that random crops and flips draw from; its
+    resume skips the consumed batches without running their transforms)."""
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint["rng_states"] = dict(
+            python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state()
+        )
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        states = checkpoint.get("rng_states")
+        if states and getattr(runner, "_resume", False):  # not for load_from (tests, stages)
+            random.setstate(states["python"])
+            np.random.set_state(states["numpy"])
+            torch.set_rng_state(states["torch"])

@@ -9,6 +9,7 @@ second only evaluates. mmengine checkpoints every ``checkpoint.interval`` iterat
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from mmengine.config import Config, ConfigDict
 
 from repro import paths
-from repro.profiles import Profile, SplitMissingError, apply_profile
+from repro.profiles import Profile, SplitMissingError, apply_profile, apply_protocol
 from repro.results import ResultRow, read_file, result_path, write_rows
 from repro.tables.registry import (
     STATIC_METRICS,
@@ -334,12 +335,18 @@ def _runner_cfg(cfg: Config, work_dir: Path, desc: str) -> Config:
     cfg.log_level = os.environ.get("REPRO_LOG_LEVEL", "WARNING")
     cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [
         dict(type="FiniteLossHook"),
+        dict(type="RNGStateHook"),
         dict(type="ProgressBarHook", desc=desc),
     ]
     if "visualization" in cfg.default_hooks:
         cfg.default_hooks.visualization = dict(type="SegVisualizationHook", draw=False)
-    if cfg.get("launcher", "none") != "none" and not torch_cuda():
-        cfg.env_cfg.dist_cfg = dict(backend="gloo")
+    if cfg.get("launcher", "none") != "none":
+        # Some rows leave parameters without gradient in a step (e.g. an auxiliary loss).
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel",
+                                     find_unused_parameters=True)
+        if not torch_cuda():  # CPU DDP takes no device ids (mmengine passes LOCAL_RANK)
+            cfg.env_cfg.dist_cfg = dict(backend="gloo")
+            cfg.model_wrapper_cfg["device_ids"] = None
     return cfg
 
 
@@ -347,6 +354,15 @@ def torch_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """mmengine's pytorch launcher calls torch.cuda.set_device unconditionally; on CPU the
+    gloo process group is set up here instead (mmengine then finds it initialised)."""
+    import torch.distributed as dist
+
+    if launcher != "none" and not torch_cuda() and not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
 
 
 def _train(cfg: Config, exp: Experiment, ctx: RunContext, extra: dict, desc: str) -> Path:
@@ -379,6 +395,7 @@ def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunConte
 
     desc = f"{spec.name}/{exp.key}"
     cfg.launcher = ctx.launcher
+    init_cpu_distributed(ctx.launcher)
     protocol = exp.protocol
     if exp.members:
         _resolve_members(cfg, spec, exp, ctx)
@@ -440,11 +457,14 @@ def cross_validate_crf(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunC
     from repro.crf.cv import main_crf_cv, save_probabilities, select_images
 
     cv_cfg = copy.deepcopy(tcfg)
-    cv_cfg.test_evaluator.pop("postprocess", None)
-    cv_cfg.test_evaluator.pop("output_dir", None)
-    ds = cv_cfg.test_dataloader.dataset
+    for key in ("postprocess", "output_dir", "format_only"):
+        cv_cfg.test_evaluator.pop(key, None)
     if exp.protocol.eval_split == "test":  # no labels: cross-validate on val, as DeepLab did
-        ds.ann_file = "ImageSets/Segmentation/val.txt"
+        val = dataclasses.replace(exp.protocol, eval_split="val")
+        apply_protocol(cv_cfg, val, cv_cfg.test_dataloader.dataset.data_root)
+        pipeline = cv_cfg.test_dataloader.dataset.pipeline
+        if not any(t["type"] == "LoadAnnotations" for t in pipeline):
+            pipeline.insert(1, dict(type="LoadAnnotations"))
     runner = Runner.from_cfg(cv_cfg)
     if cv_cfg.load_from:
         runner.load_checkpoint(cv_cfg.load_from)

@@ -1,6 +1,3 @@
 """Paper tables; importing a paper module registers its tables (see registry.py)."""
 
-from repro.tables import gcn  # noqa: F401
-from repro.tables import dilation  # noqa: F401
-from repro.tables import deconvnet  # noqa: F401
-from repro.tables import gdn  # noqa: F401
+from repro.tables import deconvnet, dilation, gcn, gdn  # noqa: F401  (registration)
