@@ -44,6 +44,10 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from repro.data.check import add_check_arguments
+    from repro.data.prepare import add_prepare_arguments
+    from repro.weights import add_weights_arguments
+
     parser = argparse.ArgumentParser(
         prog="repro",
         description="Reproduce the tables of classic semantic segmentation papers "
@@ -114,8 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--reports-dir", type=Path, default=Path("reports"))
 
-    data = sub.add_parser("data", help="datasets: synthetic generation").add_subparsers(
-        dest="data_command", required=True, metavar="ACTION")
+    p = sub.add_parser("weights", help="pretrained weights each table needs; check a file")
+    add_weights_arguments(p)
+
+    data = sub.add_parser("data", help="datasets: synthetic generation, preparation, checks"
+                          ).add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    add_check_arguments(data.add_parser("check", help="check a dataset before training"))
+    add_prepare_arguments(data.add_parser(
+        "prepare", help="SBD -> SegmentationClassAug and split lists; Cityscapes trainIds"))
     p = data.add_parser("synth", help="write a synthetic dataset in the real layout")
     p.add_argument("dataset", choices=["voc", "cityscapes"])
     p.add_argument("--out", type=Path, required=True)
@@ -324,6 +334,15 @@ def cmd_params(args) -> int:
 def cmd_data(args) -> int:
     from repro.data.synth import main_synth
 
+    if args.data_command == "check":
+        from repro.data.check import main_check
+
+        return main_check(args)
+    if args.data_command == "prepare":
+        from repro.data.prepare import main_prepare
+
+        return main_prepare(args)
+
     size = None
     if args.size:
         try:
@@ -338,6 +357,12 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_weights(args) -> int:
+    from repro.weights import main_weights
+
+    return main_weights(args)
+
+
 COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
@@ -347,6 +372,7 @@ COMMANDS = {
     "score": cmd_score,
     "crf-cv": cmd_crf_cv,
     "data": cmd_data,
+    "weights": cmd_weights,
 }
 
 
@@ -358,14 +384,17 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:
         os.environ.setdefault("REPRO_LOG_LEVEL", "INFO")
+    from repro.data.check import DataCheckError
+    from repro.profiles import UnknownOptionError
     from repro.results import ResultsFileError
     from repro.runner import DataNotFoundError
     from repro.tables.registry import UnknownTableError
+    from repro.weights import WeightsError
 
     try:
         return COMMANDS[args.command](args)
     except (UserError, UnknownTableError, DataNotFoundError, ResultsFileError,
-            FileNotFoundError) as e:
+            FileNotFoundError, DataCheckError, UnknownOptionError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -45,8 +45,10 @@ PROFILES = {
         num_workers=0,
         checkpoint_interval=100,
         synthetic={
-            "voc": dict(seed=0, size=(160, 120), num_train=120, num_val=40, num_test=10),
-            "cityscapes": dict(seed=0, size=(256, 128), num_train=60, num_val=20, num_test=6),
+            "voc": dict(seed=0, size=(160, 120), num_train=120, num_val=40, num_test=10,
+                        num_coco=40),
+            "cityscapes": dict(seed=0, size=(256, 128), num_train=60, num_val=20, num_test=6,
+                               num_coarse=20),
         },
         optimizer=dict(type="AdamW", lr=2e-3, weight_decay=1e-4),
     ),
@@ -175,6 +177,14 @@ def apply_profile(
     result's provenance): iterations, batch sizes, crop."""
     protocol = exp.protocol
     if exp.options:
+        unknown = unknown_option_keys(cfg, exp.options)
+        if unknown:
+            raise UnknownOptionError(
+                f"Row {exp.key} sets {', '.join(unknown)}, which neither its config "
+                f"{exp.config} nor the class each key would be passed to accepts (mmengine "
+                "would add it silently): fix the key in the table spec's options (see the "
+                "config and the class's arguments)."
+            )
         cfg.merge_from_dict(exp.options)
     # A config's own tiny variant (top-level `smoke` dict); "iters" there overrides the profile's.
     smoke = cfg.get("smoke", {}).to_dict() if profile.name == "smoke" and "smoke" in cfg else {}
@@ -210,3 +220,56 @@ def apply_profile(
         world_size=world_size,
         crop=list(crop),
     )
+
+
+class UnknownOptionError(ValueError):
+    """A table row option naming a key that its config cannot take."""
+
+
+def _accepts(cls, key: str) -> bool:
+    """``key`` is an argument of ``cls.__init__`` or, through ``**kwargs``, of a base class."""
+    import inspect
+
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        if key in params:
+            return True
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
+
+
+def _registered(type_name):
+    import mmseg.registry
+    from mmengine.registry import Registry
+
+    import repro  # noqa: F401 - registers the plugins
+
+    if not isinstance(type_name, str):
+        return type_name if isinstance(type_name, type) else None
+    for reg in vars(mmseg.registry).values():
+        if isinstance(reg, Registry) and reg.get(type_name) is not None:
+            return reg.get(type_name)
+    return None
+
+
+def unknown_option_keys(cfg: Config, options: dict) -> list[str]:
+    """Dotted option keys naming nothing: every part must exist in the config, except the last
+    when its parent builds a registered class (``type``) that takes it as an argument."""
+    unknown = []
+    for key in options:
+        node, parts = cfg.to_dict(), key.split(".")
+        for i, part in enumerate(parts):
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                last = i == len(parts) - 1
+                cls = _registered(node.get("type")) if last and isinstance(node, dict) else None
+                if cls is None or not _accepts(cls, part):
+                    unknown.append(key)
+                break
+    return unknown

@@ -22,8 +22,15 @@ from pathlib import Path
 from mmengine.config import Config, ConfigDict
 
 from repro import paths
-from repro.profiles import Profile, SplitMissingError, apply_profile, apply_protocol
-from repro.results import ResultRow, read_file, result_path, write_rows
+from repro.data.check import DataCheckError
+from repro.profiles import (
+    Profile,
+    SplitMissingError,
+    UnknownOptionError,
+    apply_profile,
+    apply_protocol,
+)
+from repro.results import ResultRow, ResultsFileError, read_file, result_path, write_rows
 from repro.tables.registry import (
     STATIC_METRICS,
     Experiment,
@@ -31,6 +38,7 @@ from repro.tables.registry import (
     is_static,
     register_static_metric,
 )
+from repro.weights import WeightsError, WeightsNotFoundError, require_weights
 
 log = logging.getLogger("repro")
 
@@ -206,10 +214,13 @@ def _run(spec: TableSpec, exp: Experiment, ctx: RunContext) -> tuple[str, list[R
     try:
         cfg, info = build_config(exp, ctx.profile, data, ctx.seed, ctx.world_size)
         extra.update(info)
+        if ctx.profile.name == "paper" and exp.trained_metrics:
+            extra["weights"] = require_weights(cfg)  # before the hash: it may set the input
         crf_file = _crf_file(spec, exp, ctx)
         cfg_hash = config_hash(cfg, crf_file.read_text() if crf_file.exists() else "")
         if not ctx.force and is_done(out_path, cfg_hash):
             return "skipped (done, same config hash)", read_file(out_path)
+        check_row_data(exp, data)
         for metric in {c.metric for c in exp.cells if is_static(c.metric)}:
             value = STATIC_METRICS[metric.split("@", 1)[0]](exp, metric)
             values[metric] = value if isinstance(value, str) else float(value)
@@ -225,6 +236,9 @@ def _run(spec: TableSpec, exp: Experiment, ctx: RunContext) -> tuple[str, list[R
                 log.warning("%s/%s: upload %s to the evaluation server, then run `repro "
                             "import-server %s/%s --scores FILE`.", spec.name, exp.key, archive,
                             spec.name, exp.key)
+    except (DataCheckError, ResultsFileError, UnknownOptionError, WeightsError,
+            WeightsNotFoundError):
+        raise  # the user's to fix: exit 2, no row written
     except SplitMissingError as e:
         status = "skipped"
         extra["error"] = str(e)
@@ -257,6 +271,17 @@ def _run(spec: TableSpec, exp: Experiment, ctx: RunContext) -> tuple[str, list[R
     return status, rows
 
 
+def check_row_data(exp: Experiment, data: DataSource) -> None:
+    """The quick data check of the splits a row trains and evaluates on (DataCheckError)."""
+    from repro.data.check import require_valid_data
+
+    p = exp.protocol
+    train = p.train_split.split("+")
+    labels = {s: p.train_labels for s in train}
+    labels[p.eval_split] = None if p.eval_split == "test" else p.eval_labels
+    require_valid_data(p.dataset, data.root, [*train, p.eval_split], labels=labels)
+
+
 def _work_dir(cfg: Config, exp: Experiment, ctx: RunContext) -> Path:
     stem = exp.config.split("/")[-1].removesuffix(".py")
     return ctx.work_root / ctx.profile.name / f"{stem}-{training_hash(cfg)}"
@@ -266,10 +291,21 @@ def _final_checkpoint(cfg: Config, exp: Experiment, ctx: RunContext) -> Path:
     return _work_dir(cfg, exp, ctx) / f"iter_{cfg.train_cfg.max_iters}.pth"
 
 
+def row_ref(spec: TableSpec, key: str) -> tuple[TableSpec, Experiment]:
+    """A row named from another row: ``key`` in the same table or ``paper/tableN/key``."""
+    from repro.tables.registry import get_table
+
+    if "/" in key:
+        table, _, key = key.rpartition("/")
+        spec = get_table(table)
+    return spec, spec.experiment(key)
+
+
 def checkpoint_of(spec: TableSpec, key: str, ctx: RunContext) -> Path:
-    """The final checkpoint of another row of the table, training that row first if needed
-    (which also records its results)."""
-    other = spec.experiment(key)
+    """The final checkpoint of another row (same table, or ``paper/tableN/key``), training that
+    row first if needed (which also records its results)."""
+    spec, other = row_ref(spec, key)
+    key = other.key
     data = resolve_data(other.protocol.dataset, ctx.profile, ctx.data_root)
     cfg, _ = build_config(other, ctx.profile, data, ctx.seed, ctx.world_size)
     _resolve_init(cfg, spec, other, ctx)
@@ -300,7 +336,7 @@ def _resolve_init(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext
 def _resolve_members(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext) -> None:
     members = []
     for key in exp.members:
-        member = spec.experiment(key)
+        _, member = row_ref(spec, key)
         data = resolve_data(member.protocol.dataset, ctx.profile, ctx.data_root)
         mcfg, _ = build_config(member, ctx.profile, data, ctx.seed, ctx.world_size)
         members.append(dict(model=mcfg.model.to_dict(),
@@ -412,8 +448,10 @@ def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunConte
     tcfg.load_from, tcfg.resume = (str(checkpoint) if checkpoint else None), False
     if protocol.multi_scale:
         with_labels = protocol.eval_split != "test"
-        tcfg.test_dataloader.dataset.pipeline = tcfg.get("tta_pipeline") or default_tta_pipeline(
-            with_labels)
+        pipeline = tcfg.get("tta_pipeline") or default_tta_pipeline(with_labels)
+        if not with_labels:  # test images have no labels: drop LoadAnnotations everywhere
+            pipeline = _without_annotations(pipeline)
+        tcfg.test_dataloader.dataset.pipeline = pipeline
         tcfg.model = ConfigDict(type="ProbTTAModel", module=tcfg.model)
     if protocol.eval_split == "test":
         sub = test_work_dir / "submission" / spec.name.replace("/", "_") / exp.key
@@ -427,6 +465,19 @@ def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunConte
     metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
     status = "awaiting_server" if protocol.eval_split == "test" else "ok"
     return metrics, status
+
+
+def _without_annotations(pipeline: list) -> list:
+    out = []
+    for t in pipeline:
+        if t["type"] == "LoadAnnotations":
+            continue
+        if t["type"] == "TestTimeAug":
+            t = dict(t, transforms=[[x for x in group if x["type"] != "LoadAnnotations"]
+                                    for group in t["transforms"]])
+            t["transforms"] = [g for g in t["transforms"] if g]
+        out.append(t)
+    return out
 
 
 def _crf_params(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext,
@@ -476,9 +527,9 @@ def cross_validate_crf(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunC
     def items():
         runner.model.eval()
         for batch in runner.test_dataloader:
-            keep = [i for i, s in enumerate(batch["data_samples"])
-                    if Path(s.img_path).stem in chosen]
-            if not keep:
+            # Multi-scale batches hold one list of augmented views per image.
+            first = [s[0] if isinstance(s, (list, tuple)) else s for s in batch["data_samples"]]
+            if not any(Path(s.img_path).stem in chosen for s in first):
                 continue
             for sample in runner.model.test_step(batch):
                 name = Path(sample.img_path).stem

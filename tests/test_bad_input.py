@@ -21,8 +21,6 @@ from repro.data.synth import make_voc
 from repro.results import ResultRow, result_path, write_rows
 
 ROW = "gcn/table1/k3"
-needs_cli = pytest.mark.xfail(strict=False, reason="needs CLI wiring: repro data check")
-needs_runner = pytest.mark.xfail(strict=False, reason="needs runner wiring")
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +107,11 @@ def test_missing_data_root(dirs, capsys, tmp_path):
     assert snapshot(dirs[0]) == before, "A refused run must not touch the results."
 
 
-@needs_cli
 def test_data_check_of_a_missing_root(capsys, tmp_path):
     assert main(["data", "check", "voc", "--root", str(tmp_path / "nope")]) == 2
     assert str(tmp_path / "nope") in capsys.readouterr().err
 
 
-@needs_cli
 def test_data_check_names_the_broken_file(broken, capsys):
     root, named = broken
     assert main(["data", "check", "voc", "--root", str(root)]) == 2
@@ -124,7 +120,6 @@ def test_data_check_names_the_broken_file(broken, capsys):
         f"`repro data check` must exit 2 naming {named} and saying how to fix it:\n{err}")
 
 
-@needs_runner
 def test_run_on_broken_data_is_refused_before_training(broken, dirs, capsys):
     root, named = broken
     before = snapshot(dirs[0])
@@ -137,7 +132,6 @@ def test_run_on_broken_data_is_refused_before_training(broken, dirs, capsys):
         "A run refused for bad data must not write a 'failed' row over the earlier result.")
 
 
-@needs_runner
 def test_paper_run_without_pretrained_weights(voc_master, dirs, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path / "weights"))
     results, reports, work = dirs
@@ -187,8 +181,6 @@ def test_invalid_results_json_in_list_and_report(dirs, edited, capsys):
         "Neither the broken results file nor the earlier report may be rewritten.")
 
 
-@pytest.mark.xfail(strict=False, reason="needs runner wiring: ResultsFileError is raised inside "
-                   "the row's try and recorded as a failed row that overwrites the file")
 def test_invalid_results_json_of_the_row_being_run(dirs, edited, capsys):
     path, before = edited
     assert run(dirs, ROW) == 2
@@ -197,7 +189,6 @@ def test_invalid_results_json_of_the_row_being_run(dirs, edited, capsys):
         "`repro run` must stop on an unreadable results file of its row, not overwrite it.")
 
 
-@needs_runner
 def test_unknown_config_key_in_a_row_option(dirs, capsys, monkeypatch):
     from repro.tables import registry
     from repro.tables.registry import Cell, Experiment, TableSpec

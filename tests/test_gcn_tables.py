@@ -38,9 +38,6 @@ def test_table4_parameters_after_res5(key):
     )
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="GCNHead takes one stack_channels for all stages; Table 4's m=1024/210 "
-                          "configs give one width per stage (asked of models/gcn.py's owner).")
 @pytest.mark.parametrize("key", ["stack-m1024", "stack-m210"])
 def test_table4_narrow_stacks_parameters_after_res5(key):
     exp = get_table("gcn/table4").experiment(key)

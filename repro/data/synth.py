@@ -571,15 +571,18 @@ def make_voc(
     num_val: int = 40,
     num_test: int = 10,
     num_sbd_extra: int | None = None,
+    num_coco: int = 0,
 ) -> Path:
     """Writes a synthetic VOC 2012 (+ SBD aug labels) under ``out/VOCdevkit/VOC2012``.
 
     ``size`` is (W, H). ``num_sbd_extra`` SBD-only ids (default: ``num_train``) make train_aug
-    larger than train. Returns the dataset root ``out/VOCdevkit/VOC2012``.
+    larger than train. ``num_coco`` extra ids listed in ``coco.txt`` with SegmentationClassAug
+    labels stand for COCO converted to the VOC layout (GCN Table 7 stage 1). Returns the
+    dataset root ``out/VOCdevkit/VOC2012``.
     """
     width, height = parse_size(size)
     n_extra = num_train if num_sbd_extra is None else num_sbd_extra
-    if min(num_train, num_val, num_test, n_extra) < 0:
+    if min(num_train, num_val, num_test, n_extra, num_coco) < 0:
         raise ValueError("image counts must not be negative")
     params = dict(
         seed=seed,
@@ -588,6 +591,7 @@ def make_voc(
         num_val=num_val,
         num_test=num_test,
         num_sbd_extra=n_extra,
+        num_coco=num_coco,
     )
     out = Path(out)
     root = out / "VOCdevkit" / "VOC2012"
@@ -598,11 +602,13 @@ def make_voc(
 
     # Split assignment.
     rng = np.random.default_rng([seed, 0])
-    ids = _voc_ids(rng, num_train + num_val + n_extra + num_test)
+    ids = _voc_ids(rng, num_train + num_val + n_extra + num_test + num_coco)
     train = sorted(ids[:num_train])
     val = sorted(ids[num_train : num_train + num_val])
     extra = sorted(ids[num_train + num_val : num_train + num_val + n_extra])
-    test = sorted(ids[num_train + num_val + n_extra :])
+    n_seen = num_train + num_val + n_extra
+    test = sorted(ids[n_seen : n_seen + num_test])
+    coco = sorted(ids[n_seen + num_test :])
     train_aug = sorted(train + extra)
     # FCN's SBD train list: most of train_aug (8498 of 10582 in reality).
     sbd_train = sorted(rng.choice(train_aug, round(0.8 * len(train_aug)), replace=False).tolist())
@@ -617,6 +623,7 @@ def make_voc(
         "sbd_train": sbd_train,
         "seg11valid": seg11valid,
         "test": test,
+        **({"coco": coco} if num_coco else {}),
     }
 
     dirs = {
@@ -634,7 +641,7 @@ def make_voc(
     palette = voc_colormap()
     kinds = {
         **{i: "both" for i in train + val},
-        **{i: "aug" for i in extra},
+        **{i: "aug" for i in extra + coco},
         **{i: "test" for i in test},
     }
     for vid in sorted(kinds):

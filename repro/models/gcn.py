@@ -112,7 +112,8 @@ class GCNHead(BaseDecodeHead):
         in_channels: channels of res-2..res-5 (e.g. [256, 512, 1024, 2048]).
         kernel_type: "gcn" (paper), "base" (1x1), "conv" (k x k) or "stack" (3x3 stack).
         k: kernel size (odd). Ignored by "base".
-        stack_channels: m, the intermediate width of the 3x3 stack (Table 4); default in_channels.
+        stack_channels: m, the intermediate width of the 3x3 stack (Table 4), one for all stages
+            or one per stage; default: each stage's input width.
         boundary_refine: use the BR blocks of Figure 2A (Table 5 "GCN + BR").
     """
 
@@ -121,7 +122,7 @@ class GCNHead(BaseDecodeHead):
         in_channels: list[int],
         kernel_type: KernelType = "gcn",
         k: int = 15,
-        stack_channels: int | None = None,
+        stack_channels: int | list[int] | None = None,
         boundary_refine: bool = True,
         **kwargs,
     ):
@@ -135,8 +136,10 @@ class GCNHead(BaseDecodeHead):
         del self.conv_seg
         c = num_classes
         self.kernel_type, self.k = kernel_type, k
+        if not isinstance(stack_channels, (list, tuple)):
+            stack_channels = [stack_channels] * len(in_channels)
         self.kernels = nn.ModuleList(
-            build_kernel(kernel_type, ch, c, k, stack_channels) for ch in in_channels
+            build_kernel(kernel_type, ch, c, k, m) for ch, m in zip(in_channels, stack_channels)
         )
         br = BoundaryRefinement if boundary_refine else (lambda _c: nn.Identity())
         n = len(in_channels)
