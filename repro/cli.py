@@ -105,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-images", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="training seed of the row")
 
+    p = sub.add_parser("check", help="fail when a row's mIoU fell below the baseline (CI)")
+    p.add_argument("--baseline", type=Path, default=Path("results/baselines/smoke.json"))
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="mIoU points a row may fall below its baseline (default: the "
+                        "baseline's own, 2.0)")
+    p.add_argument("--update", action="store_true",
+                   help="rewrite the baseline from the results (a deliberate change)")
+
     p = sub.add_parser("import-server",
                        help="fill a test-set row with the evaluation server's per-class numbers")
     p.add_argument("row", help="TABLE/ROW, e.g. gdn/table2/fcn32s-gdn")
@@ -311,6 +320,37 @@ def cmd_crf_cv(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    import json
+
+    from repro.check import DEFAULT_TOLERANCE, compare, make_baseline, write_baseline
+
+    if args.update:
+        baseline = make_baseline(args.results_dir,
+                                 tolerance=args.tolerance or DEFAULT_TOLERANCE)
+        if not baseline["rows"]:
+            raise UserError(f"No smoke mIoU under {args.results_dir}: run "
+                            "`repro run all --profile smoke` first.")
+        write_baseline(args.baseline, baseline)
+        print(f"baseline {args.baseline}: {len(baseline['rows'])} rows")
+        return 0
+    if not args.baseline.exists():
+        raise UserError(f"Baseline {args.baseline} does not exist: create it with "
+                        "`repro check --update` after `repro run all --profile smoke`.")
+    try:
+        baseline = json.loads(args.baseline.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"Baseline {args.baseline} is not valid JSON ({e.msg}, line {e.lineno}): "
+                        "restore it from git or rewrite it with --update.") from e
+    findings, n = compare(baseline, args.results_dir, args.tolerance)
+    tol = args.tolerance if args.tolerance is not None else baseline.get("tolerance")
+    for f in findings:
+        print(f"REGRESSION {f}", file=sys.stderr)
+    print(f"{n - len(findings)} passed, {len(findings)} failed "
+          f"(mIoU vs {args.baseline}, tolerance {tol})")
+    return 1 if findings else 0
+
+
 def cmd_params(args) -> int:
     from mmengine.config import Config
     from tabulate import tabulate
@@ -370,6 +410,7 @@ COMMANDS = {
     "params": cmd_params,
     "import-server": cmd_import_server,
     "score": cmd_score,
+    "check": cmd_check,
     "crf-cv": cmd_crf_cv,
     "data": cmd_data,
     "weights": cmd_weights,
