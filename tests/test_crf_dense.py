@@ -60,6 +60,16 @@ def test_process_many_pool_equals_in_process_and_crf_helps(scenes):
     )
 
 
+def test_torch_postprocessor_matches_pydensecrf(scenes):
+    pp = build_postprocessor(dict(type="TorchDenseCRF", device="cpu", **PARAMS))
+    ref = DenseCRF(CRFParams(**PARAMS), workers=1, progress=False)
+    items = [(p, img, name) for name, p, img, _ in scenes[:2]]
+    for a, b in zip(pp.process_many(items), ref.process_many(items)):
+        assert (a != b).mean() < 0.01, (
+            "type='TorchDenseCRF' must give pydensecrf's labels (< 1 % of pixels differ)."
+        )
+
+
 def test_inputs_are_checked(scenes):
     _, p, img, _ = scenes[0]
     crf = DenseCRF(CRFParams(**PARAMS), progress=False)

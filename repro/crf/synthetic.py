@@ -89,7 +89,11 @@ def network_probs(rng: np.random.Generator, label: np.ndarray, num_classes: int 
         lab[void] = src[idx[void]]
     onehot = np.eye(num_classes, dtype=np.float32)[lab]  # (H, W, C)
     hs, ws = max(1, h // stride), max(1, w // stride)
-    coarse = cv2.resize(onehot, (ws, hs), interpolation=cv2.INTER_AREA).reshape(hs, ws, -1)
+    # Area averaging, 4 channels per call (OpenCV's general INTER_AREA takes at most 4).
+    coarse = np.concatenate(
+        [cv2.resize(onehot[..., k : k + 4], (ws, hs), interpolation=cv2.INTER_AREA)
+         .reshape(hs, ws, -1) for k in range(0, num_classes, 4)], axis=-1,
+    )
     # Spatially coherent logit noise on the classes of the image (network errors come in
     # regions, and mostly between the classes that are there), plus a few confusions of an
     # object's score with another class.
