@@ -97,12 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(DeepLab protocol: 100 val images)")
     p.add_argument("row", help="TABLE/ROW of a row whose protocol has crf, e.g. gcn/table7/...")
     _add_common_run_args(p)
-    p.add_argument("--grid", default="v2",
+    p.add_argument("--grid", default=None,
                    help="v1, v2 (DeepLab's grids) or e.g. 'w1=3:6,sigma_alpha=30:10:100,"
-                        "sigma_beta=3:6'")
+                        "sigma_beta=3:6' (default: the profile's; paper: v2)")
     p.add_argument("--strategy", choices=["fast", "exhaustive", "coarse_to_fine"],
-                   default="fast")
-    p.add_argument("--num-images", type=int, default=100)
+                   default=None, help="default: fast")
+    p.add_argument("--num-images", type=int, default=None,
+                   help="held-out val images (default: the profile's; paper: 100)")
     p.add_argument("--seed", type=int, default=0, help="training seed of the row")
 
     p = sub.add_parser("check", help="fail when a row's mIoU fell below the baseline (CI)")
@@ -312,10 +313,12 @@ def cmd_crf_cv(args) -> int:
     if row is None:
         raise UserError(f"Give one row as TABLE/ROW, e.g. {args.row}/<row>.")
     spec = get_table(table)
-    out = crf_cv_row(spec, spec.experiment(row), get_profile(pick_profile(args)),
-                     results_dir=args.results_dir, work_root=args.work_dir,
-                     data_root=args.data_root, seed=args.seed, grid=args.grid,
-                     strategy=args.strategy, num_images=args.num_images)
+    profile = get_profile(pick_profile(args))
+    given = dict(grid=args.grid, strategy=args.strategy, num_images=args.num_images)
+    options = {**profile.crf_cv, **{k: v for k, v in given.items() if v is not None}}
+    out = crf_cv_row(spec, spec.experiment(row), profile, results_dir=args.results_dir,
+                     work_root=args.work_dir, data_root=args.data_root, seed=args.seed,
+                     **options)
     print(f"chosen parameters: {out}")
     return 0
 

@@ -33,6 +33,9 @@ class Profile:
     checkpoint_interval: int | None = None  # None: the config's
     synthetic: dict = field(default_factory=dict)  # params of repro.data.synth per dataset
     optimizer: dict | None = None
+    # Dense-CRF cross-validation of crf=True rows (repro.runner.cross_validate_crf).
+    crf_cv: dict = field(default_factory=lambda: dict(grid="v2", strategy="fast",
+                                                      num_images=100))
 
 
 PROFILES = {
@@ -51,6 +54,9 @@ PROFILES = {
                                num_coarse=20),
         },
         optimizer=dict(type="AdamW", lr=2e-3, weight_decay=1e-4),
+        # 12 points of DeepLab's v2 grid on 8 images: seconds, not the paper's 100 x 128.
+        crf_cv=dict(grid="w1=3:3:6,sigma_alpha=30:30:90,sigma_beta=3:2:5", strategy="fast",
+                    num_images=8),
     ),
 }
 

@@ -490,7 +490,7 @@ def _crf_params(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext,
         return dict(crf)
     path = _crf_file(spec, exp, ctx)
     if not path.exists():
-        cross_validate_crf(tcfg, spec, exp, ctx)
+        cross_validate_crf(tcfg, spec, exp, ctx, **ctx.profile.crf_cv)
     result = json.loads(path.read_text())
     params = {k: result["best"][k] for k in ("w1", "sigma_alpha", "sigma_beta", "w2",
                                              "sigma_gamma", "iterations") if k in result["best"]}
