@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import subprocess
-from importlib import resources
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -19,7 +18,7 @@ def config_root() -> Path:
     """``mmseg_configs/`` of a checkout, else the copy shipped inside the package."""
     if (_CHECKOUT_CONFIGS / "_base_").is_dir():
         return _CHECKOUT_CONFIGS
-    return Path(str(resources.files("repro._configs")))
+    return PACKAGE_DIR / "_configs"  # pyproject maps mmseg_configs/ to repro._configs
 
 
 def config_path(rel: str) -> Path:
