@@ -190,8 +190,9 @@ def cv_tables(n: int, h: int, w: int, seed: int, replays: int,
             + ", ".join(f"{v:.1f}" for v in loads) + ". Wall times of runs made at different "
             "loads are not strictly comparable; the load-independent measure is the CRF-time "
             "share in the replay table below.",
-            f"fast = pattern search from the grid centre (+-1 step per axis, exact scores on all "
-            f"images); process pool of {fast['workers']} workers on {available_cpus()} CPUs "
+            f"fast = opportunistic pattern search from the grid centre (+-1 step per axis, "
+            f"cheapest poll first, exact scores on all images); process pool of "
+            f"{fast['workers']} workers on {available_cpus()} CPUs "
             "shared with other users (load average at the end "
             f"{os.getloadavg()[0]:.1f}): the pool's share of the speed-up depends on that load; "
             "'fast (1 worker)' isolates the search's own share.",

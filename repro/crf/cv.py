@@ -20,25 +20,27 @@ Strategies
 ``exhaustive``: every grid point on every image, one pydensecrf call each, in this process, one
 after the other: the reference (128 points x 100 VOC images x 0.5-1.4 s = 2-4 hours on a core).
 
-``fast`` (default): pattern search on the grid with exact scores. Start at the grid centre
-(v2: w1=5, sigma_alpha=70, sigma_beta=5), score its neighbours (+-1 step along each axis, or the
-whole 3^k box with ``neighbourhood='box'``) on all images, move to the best neighbour while it
-beats the current point, stop at a point none of whose neighbours is better. DeepLab searched
-coarse to fine because the mIoU surface over (w1, sigma_alpha, sigma_beta) is smooth; this walks
-that surface without scoring the far side of the grid. Every score is the exact mIoU on all
-images (nothing downsampled or subsampled), and the pydensecrf calls of each step run over a
-process pool (one worker per CPU of the affinity mask). The CRF cost depends strongly on the
-bilateral kernel widths (small sigma_alpha / sigma_beta give more permutohedral-lattice vertices:
-30/3 costs ~2.7x what 100/6 does at 500x375), so tasks are queued longest first -- by the
-measured time per point once known, by 1 / (sigma_alpha sigma_beta) before -- which keeps the
-pool's tail short. Measured (benchmarks/bench_crf.py, ``results/bench/crf.json``): ~12 % of the
-exhaustive CRF time on the v2 grid; the exhaustive optimum (or a point within 0.1 mIoU of it) on
-the synthetic benchmark sets, and on 85 of 100 bootstrap resamples of a 100-image set (whose
-landscapes are bumpier); a local search cannot promise the global optimum of a multi-modal
-surface, which is why the exhaustive strategy stays available.
+``fast`` (default): opportunistic pattern search on the grid with exact scores. Start at the
+grid centre (v2: w1=5, sigma_alpha=70, sigma_beta=5); poll its neighbours (+-1 step along each
+axis, or the whole 3^k box with ``neighbourhood='box'``) one at a time, each scored on all
+images, and move to the first one that beats the current point; stop at a point none of whose
+neighbours is better. DeepLab searched coarse to fine because the mIoU surface over (w1,
+sigma_alpha, sigma_beta) is smooth; this walks that surface without scoring the far side of the
+grid. The CRF cost depends strongly on the bilateral kernel widths (small sigma_alpha /
+sigma_beta give more permutohedral-lattice vertices: 30/3 costs ~2.7x what 100/6 does at
+500x375), so the polls go cheapest first (after the direction of the last successful move), and
+the pool's tasks are queued longest first (by the measured time per point once known, by
+1 / (sigma_alpha sigma_beta) before), which keeps the pool's tail short. Every score is the exact
+pydensecrf mIoU on all images: nothing is downsampled or subsampled. The polling order depends on
+the grid only, never on timings, so runs and ranks are reproducible. Measured
+(benchmarks/bench_crf.py, ``results/bench/crf.json``): ~6 % of the exhaustive CRF time on the v2
+grid, the exhaustive optimum or a point within 0.1 mIoU of it on the synthetic benchmark sets;
+on bootstrap resamples of a 100-image set (bumpier landscapes) within 0.1 in ~85-95 % of them.
+A local search cannot promise the global optimum of a multi-modal surface: the exhaustive
+strategy stays available, and ``coarse_to_fine`` is the more thorough middle ground.
 
 ``coarse_to_fine``: DeepLab's scheme: every other value of each axis (plus the last), then the
-3^k neighbourhood of the best point, repeatedly, on all images (~35 % of the exhaustive time).
+3^k neighbourhood of the best point, repeatedly, on all images (~45 % of the exhaustive time).
 
 ``halving``: successive halving over nested random image subsets (Jamieson & Talwalkar 2016):
 all points on ``first_images`` images, the best 1/``reduction`` (at least ``min_keep``) on
@@ -371,11 +373,19 @@ class _Evaluator:
             self._pool.join()
             self._pool = None
 
+    def _prior(self, p: int) -> float:
+        return _prior_cost(self.points[p])
+
     def _cost(self, p: int) -> float:
+        """Expected seconds of one call of point p: measured mean once known, else the prior
+        scaled to the measured points (so that both kinds sort together)."""
         if self.calls[p] > 0:
             return self.seconds[p] / self.calls[p]
-        prm = self.points[p]
-        return 1.0 / (prm["sigma_alpha"] * prm["sigma_beta"])
+        seen = np.flatnonzero(self.calls)
+        if seen.size == 0:
+            return self._prior(p)
+        scale = (self.seconds[seen] / self.calls[seen]).sum() / sum(self._prior(q) for q in seen)
+        return self._prior(p) * scale
 
     @property
     def evaluations(self) -> int:
@@ -486,6 +496,41 @@ def _hill_climb(ev, shape: tuple[int, ...], start: int, image_ids: Sequence[int]
         cur = best
 
 
+def _prior_cost(point: dict) -> float:
+    """Relative cost of a pydensecrf call: narrower bilateral kernels (small sigma_alpha,
+    sigma_beta) give more permutohedral-lattice vertices to splat, blur and slice."""
+    return 1.0 / (point["sigma_alpha"] * point["sigma_beta"])
+
+
+def _pattern_search(ev, shape: tuple[int, ...], start: int, image_ids: Sequence[int],
+                    box: bool, points: list[dict]) -> list[int]:
+    """Opportunistic pattern search: poll the neighbours of the current point one at a time
+    (scored on all images) and move to the first that beats it; stop when none does.
+
+    Polling order: the direction of the last successful move first (the surface is smooth, so
+    it often improves again), then the cheapest neighbours (widest kernels) first, then grid
+    order. The order depends only on the grid, never on timings, so every run and every rank
+    takes the same path. Returns the evaluated points."""
+    cur, evaluated, last = start, {start}, None
+    ev.run([start], image_ids)
+
+    def direction(q: int) -> tuple:
+        return tuple(np.subtract(np.unravel_index(q, shape), np.unravel_index(cur, shape)))
+
+    while True:
+        nbs = sorted(_neighbours(cur, shape, box),
+                     key=lambda q: (direction(q) != last, _prior_cost(points[q]), q))
+        for q in nbs:
+            if q not in evaluated:
+                ev.run([q], image_ids)
+                evaluated.add(q)
+            if (-ev.miou(q), q) < (-ev.miou(cur), cur):  # strictly better: no cycles
+                last, cur = direction(q), q
+                break
+        else:
+            return sorted(evaluated)
+
+
 def _coarse_to_fine(ev, shape: tuple[int, ...], image_ids: Sequence[int]) -> list[int]:
     """DeepLab-style: every other value per axis, then refine around the best until it is a
     local optimum of its 3^k neighbourhood. Returns the evaluated points."""
@@ -523,7 +568,8 @@ def _check_options(strategy: str, opts: dict) -> dict:
     return full
 
 
-def _run_strategy(ev, strategy: str, shape: tuple[int, ...], seed: int, opts: dict):
+def _run_strategy(ev, strategy: str, shape: tuple[int, ...], seed: int, opts: dict,
+                  points: list[dict]):
     """The search itself, on an evaluator (``_Evaluator`` or a replay of stored matrices).
 
     Returns (best point index, rungs)."""
@@ -537,8 +583,8 @@ def _run_strategy(ev, strategy: str, shape: tuple[int, ...], seed: int, opts: di
         start = opts["start"]
         if start is None:  # the grid centre
             start = int(np.ravel_multi_index([s // 2 for s in shape], shape))
-        finalists = _hill_climb(ev, shape, int(start), all_images,
-                                box=opts["neighbourhood"] == "box")
+        finalists = _pattern_search(ev, shape, int(start), all_images,
+                                    opts["neighbourhood"] == "box", points)
     elif strategy == "coarse_to_fine":
         finalists = _coarse_to_fine(ev, shape, all_images)
     else:  # successive halving over nested image subsets
@@ -607,7 +653,7 @@ def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
     idx = rng.choice(n, n, replace=True) if bootstrap else rng.permutation(n)
     data = pairs[:, idx]
     ev = _Replay(data, seconds)
-    best, rungs = _run_strategy(ev, strategy, shape, seed, opts)
+    best, rungs = _run_strategy(ev, strategy, shape, seed, opts, grid_points(grid))
     totals = data.sum(1)
     scores = np.array([_miou(m) for m in totals])
     out = dict(best=best, miou=float(scores[best]), optimum=float(scores.max()),
@@ -654,7 +700,7 @@ def search(
             raise ValueError("keep_pairs is for single-process analyses; run without torchrun.")
         ev.pairs = np.zeros((len(points), n, ev.C, ev.C), np.int64)
     try:
-        best, rungs = _run_strategy(ev, strategy, shape, seed, opts)
+        best, rungs = _run_strategy(ev, strategy, shape, seed, opts, points)
         if not ev.base_done.all():  # the no-CRF score on every image, for reference
             ev.run([], range(n))
     finally:
@@ -703,13 +749,11 @@ def search(
 def plot_heatmap(result: dict, path: str | os.PathLike) -> Path:
     """mIoU over sigma_alpha x sigma_beta at the best w1 (PNG, matplotlib Agg).
 
-    Left: points scored on all images. For the fast search a second panel shows the first
-    subset, where every point was scored.
+    Left: points scored on all images (NaN = not scored: the fast searches skip most of the
+    grid). For 'halving' a second panel shows every point on the largest subset it reached.
+    Drawn on a bare ``Figure`` (Agg canvas), so pyplot's global backend is left alone.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     grid, best = result["grid"], result["best"]
     sa, sb = grid["sigma_alpha"], grid["sigma_beta"]
@@ -719,7 +763,8 @@ def plot_heatmap(result: dict, path: str | os.PathLike) -> Path:
     first = min(p["n_images"] for p in result["points"])
     if first < n:
         panels.append((f"points' largest subset (>= {first} images)", None))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    fig = Figure(figsize=(5.2 * len(panels), 4.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (title, need) in zip(axes[0], panels):
         mat = np.full((len(sb), len(sa)), np.nan)
         for p in result["points"]:
@@ -749,7 +794,6 @@ def plot_heatmap(result: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

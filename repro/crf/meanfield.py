@@ -55,6 +55,7 @@ adds ``w * message`` to the negative energy (``PottsCompatibility::apply`` is ``
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -81,7 +82,9 @@ PROB_EPS = 1e-8
 
 
 def _csr(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor, shape) -> torch.Tensor:
-    return torch.sparse_csr_tensor(crow, col, val, size=shape, check_invariants=False)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": we use only CSR @ dense
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, val, size=shape, check_invariants=False)
 
 
 class _LatticeFilter(torch.autograd.Function):
