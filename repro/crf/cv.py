@@ -780,7 +780,7 @@ def plot_heatmap(result: dict, path: str | os.PathLike) -> Path:
         ax.set_ylabel("sigma_beta")
         for (r, c), v in np.ndenumerate(mat):
             if np.isfinite(v):
-                ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=6, color="w")
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w")
         bi, bj = sb.index(best["sigma_beta"]), sa.index(best["sigma_alpha"])
         ax.plot(bj, bi, marker="o", mfc="none", mec="r", ms=14)
         fixed = ", ".join(f"{k}={v:g}" for k, v in others.items())
