@@ -9,6 +9,8 @@
 - ``repro.crf.meanfield``: differentiable mean-field in PyTorch and ``CRFRNN`` (Zheng et al. 2015).
 - ``repro.crf.segmentor``: ``CRFRNNEncoderDecoder``, registered in ``mmseg.registry.MODELS`` when
   this package is imported.
+- ``repro.crf.synthetic``: small in-memory scenes and stride-8 network-like probabilities on which
+  the CRF helps (tests and benchmarks/bench_crf.py).
 
 Importing this package creates no processes; pools start on the first ``process_many``.
 """
