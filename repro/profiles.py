@@ -33,6 +33,10 @@ class Profile:
     checkpoint_interval: int | None = None  # None: the config's
     synthetic: dict = field(default_factory=dict)  # params of repro.data.synth per dataset
     optimizer: dict | None = None
+    # torch intra-op threads (None: torch's default). Tiny smoke models gain nothing from
+    # threads, and OpenMP threads spin-waiting on busy cores cost 10x (measured: 281 s vs 26 s
+    # for a GCN smoke row on 2 loaded cores).
+    threads: int | None = None
     # Dense-CRF cross-validation of crf=True rows (repro.runner.cross_validate_crf).
     crf_cv: dict = field(default_factory=lambda: dict(grid="v2", strategy="fast",
                                                       num_images=100))
@@ -42,7 +46,8 @@ PROFILES = {
     "paper": Profile(name="paper", iters=None, batch_size=None, crop=None),
     "smoke": Profile(
         name="smoke",
-        iters=300,
+        iters=100,
+        threads=1,
         batch_size=8,
         crop=(128, 128),
         num_workers=0,

@@ -206,6 +206,10 @@ def run_experiment(
 
 def _run(spec: TableSpec, exp: Experiment, ctx: RunContext) -> tuple[str, list[ResultRow]]:
     start = time.time()
+    if ctx.profile.threads:
+        import torch
+
+        torch.set_num_threads(ctx.profile.threads)
     data = resolve_data(exp.protocol.dataset, ctx.profile, ctx.data_root)
     out_path = result_path(ctx.results_dir, ctx.profile.name, spec.name, exp.key, ctx.seed)
     extra: dict = {"launcher": ctx.launcher, "data_root": str(data.root)}
@@ -460,6 +464,8 @@ def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunConte
     if protocol.crf:
         params = _crf_params(tcfg, spec, exp, ctx, extra)
         tcfg.test_evaluator.postprocess = dict(type="DenseCRF", **params)
+    if "proposals" in (tcfg.model.get("test_cfg") or {}):  # DeconvNet: which proposals
+        extra["proposals"] = tcfg.model.test_cfg.proposals
     runner = Runner.from_cfg(tcfg)
     metrics = runner.test() or {}
     metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}

@@ -25,9 +25,7 @@ from mmseg.models.segmentors.seg_tta import SegTTAModel
 from mmseg.registry import MODELS
 
 
-# TODO(lead): gdn.py registers an EnsembleSegmentor of its own; one must go (this one serves
-# heterogeneous members such as DeconvNet's proposal segmentor).
-@MODELS.register_module(force=True)
+@MODELS.register_module()
 class EnsembleSegmentor(BaseModel):
     """Average the softmax outputs of trained models.
 

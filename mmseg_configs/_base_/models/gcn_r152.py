@@ -37,16 +37,16 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'),
 )
-# Tiny variant for the smoke profile (repro.profiles): ResNet-50 at 1/8 width, trainable BN.
+# Tiny variant for the smoke profile (repro.profiles): ResNet-18 at 1/4 width, trainable BN.
 smoke = dict(
     model=dict(
         backbone=dict(
-            depth=50,
-            base_channels=8,
-            stem_channels=8,
+            depth=18,
+            base_channels=16,
+            stem_channels=16,
             norm_cfg=dict(type='BN', requires_grad=True),
             norm_eval=False,
         ),
-        decode_head=dict(in_channels=[32, 64, 128, 256]),
+        decode_head=dict(in_channels=[16, 32, 64, 128]),
     ),
 )

@@ -13,4 +13,9 @@ model = dict(
     ),
 )
 # Tiny variant (base_channels 8, see gcn_r152.py): GCN widths scaled by 1/8 like the stages.
-smoke = dict(model=dict(backbone=dict(gcn_channels=(3, 5, 9, 19))))
+smoke = dict(
+    model=dict(
+        backbone=dict(depth=50, base_channels=8, stem_channels=8, gcn_channels=(3, 5, 9, 19)),
+        decode_head=dict(in_channels=[32, 64, 128, 256]),
+    ),
+)
