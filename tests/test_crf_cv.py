@@ -25,7 +25,7 @@ from repro.crf.synthetic import make_dataset
 SMALL_GRID = "w1=3:6,sigma_alpha=30:20:90,sigma_beta=3:6"  # 64 points
 
 
-def _write(tmp: Path, n: int, h: int, w: int, seed: int) -> Path:
+def _items(tmp: Path, n: int, h: int, w: int, seed: int) -> list:
     (tmp / "img").mkdir(parents=True, exist_ok=True)
     items = []
     for name, p, img, lab in make_dataset(n, h, w, seed=seed, scale=4.0, noise=1.5):
@@ -33,7 +33,11 @@ def _write(tmp: Path, n: int, h: int, w: int, seed: int) -> Path:
         Image.fromarray(img).save(ip)
         Image.fromarray(lab).save(lp)
         items.append((name, p, str(ip), str(lp)))
-    save_probabilities(tmp, items)
+    return items
+
+
+def _write(tmp: Path, n: int, h: int, w: int, seed: int) -> Path:
+    save_probabilities(tmp, _items(tmp, n, h, w, seed))
     return tmp
 
 
@@ -123,34 +127,42 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _dist_worker(rank, world, port, probs_dir, out_dir, grid):
+def _dist_worker(rank, world, port, tmp, grid):
     import torch.distributed as dist
 
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world
     )
     try:
-        res = search(probs_dir, grid=grid, strategy="halving", workers=1, progress=False,
-                     first_images=2, min_keep=2)
-        keep = {k: res[k] for k in ("best", "best_miou", "points", "evaluations", "world_size")}
-        (Path(out_dir) / f"rank{rank}.json").write_text(json.dumps(keep))
+        # Each rank saves its shard (with one image on both ranks, like a sampler's padding).
+        items = _items(Path(tmp) / f"img{rank}", 6, 24, 32, seed=2)
+        shard = items[rank::world] + items[:1]
+        save_probabilities(Path(tmp) / "dist", shard, collective=True)
+        res = search(Path(tmp) / "dist", grid=grid, strategy="halving", workers=1,
+                     progress=False, first_images=2, min_keep=2)
+        keep = {k: res[k] for k in ("best", "best_miou", "points", "evaluations", "world_size",
+                                    "images")}
+        (Path(tmp) / f"rank{rank}.json").write_text(json.dumps(keep))
     finally:
         dist.destroy_process_group()
 
 
 def test_two_process_gloo_equals_one_process(tmp_path):
-    d = _write(tmp_path / "data", 6, 24, 32, seed=2)
     grid = "w1=3:4,sigma_alpha=30:40:70,sigma_beta=3:4"
     # "fork": spawn would re-import the harness (mmseg) in each child, ~10 s each here.
     tmp_mp.start_processes(
-        _dist_worker, args=(2, _free_port(), str(d), str(tmp_path), grid), nprocs=2,
-        start_method="fork",
+        _dist_worker, args=(2, _free_port(), str(tmp_path), grid), nprocs=2, start_method="fork"
     )
-    single = search(d, grid=grid, strategy="halving", workers=1, progress=False,
-                    first_images=2, min_keep=2)
+    save_probabilities(tmp_path / "single", _items(tmp_path / "img", 6, 24, 32, seed=2))
+    single = search(tmp_path / "single", grid=grid, strategy="halving", workers=1,
+                    progress=False, first_images=2, min_keep=2)
     for rank in (0, 1):
         r = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert r["world_size"] == 2, "The search should see the 2-process group."
+        assert r["images"] == single["images"], (
+            "save_probabilities(collective=True) must merge the ranks' shards into one manifest "
+            "listing every image once, as one process would."
+        )
         assert r["best"] == single["best"] and r["best_miou"] == single["best_miou"], (
             f"Rank {rank} chose {r['best']} ({r['best_miou']}) but one process chose "
             f"{single['best']} ({single['best_miou']}): the per-point confusion matrices must be "

@@ -122,16 +122,26 @@ def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
 
 
-def save_probabilities(out_dir: str | os.PathLike, items: Iterable) -> Path:
+def save_probabilities(out_dir: str | os.PathLike, items: Iterable,
+                       collective: bool = False) -> Path:
     """Store each ``(name, probs, image_path, label_path)`` of ``items``; returns the manifest.
 
     ``probs``: (C, H, W) softmax probabilities (numpy or torch) at the image's size; saved as
     float16 in ``out_dir/probs/<name>.npz`` (compressed). ``image_path`` / ``label_path``: the RGB
     image and the label PNG (VOC palette or grey indices, 255 = void) the search reads.
-    Overwrites an existing manifest in ``out_dir``.
+    Overwrites an existing manifest in ``out_dir``; the manifest lists the images sorted by name.
+
+    ``collective=True`` under torch.distributed: every rank calls it with the images it
+    predicted (e.g. its DistributedSampler shard); each writes its files and a partial list,
+    rank 0 merges them (an image saved by two ranks, as the sampler's padding does, is kept
+    once), and all ranks return after the merged manifest exists, ready for ``search``.
+    Without it (or without an initialised process group) the call is purely local: call it on
+    one rank with all items, then synchronise the ranks before searching.
     """
     out = Path(out_dir)
     (out / "probs").mkdir(parents=True, exist_ok=True)
+    rank, world = _dist()
+    collective = collective and world > 1
     entries, num_classes = [], None
     for name, probs, image_path, label_path in items:
         if hasattr(probs, "detach"):
@@ -155,17 +165,51 @@ def save_probabilities(out_dir: str | os.PathLike, items: Iterable) -> Path:
             dict(name=str(name), probs=rel, image=str(image_path), label=str(label_path),
                  shape=[int(probs.shape[1]), int(probs.shape[2])])
         )
-    if not entries:
+    path = out / MANIFEST
+    if collective:
+        import torch.distributed as dist
+
+        part = out / f"manifest.rank{rank}.json"
+        part.write_text(json.dumps(dict(num_classes=num_classes, items=entries)))
+        if path.exists() and rank == 0:
+            path.unlink()  # a stale manifest must not satisfy the other ranks' check below
+        dist.barrier()
+        error = None
+        if rank == 0:
+            try:  # always reach the second barrier, or the other ranks would wait forever
+                parts = [json.loads((out / f"manifest.rank{r}.json").read_text())
+                         for r in range(world)]
+                entries = [e for p in parts for e in p["items"]]
+                classes = {p["num_classes"] for p in parts if p["num_classes"] is not None}
+                if len(classes) > 1:
+                    raise ValueError(f"The ranks saved different class counts {sorted(classes)}.")
+                _write_manifest(path, entries, classes.pop() if classes else None)
+                for r in range(world):
+                    (out / f"manifest.rank{r}.json").unlink()
+            except Exception as e:  # re-raised after the barrier
+                error = e
+        dist.barrier()
+        if error is not None:
+            raise error
+        if not path.exists():
+            raise FileNotFoundError(f"Rank 0 did not write {path}; see its error.")
+        return path
+    _write_manifest(path, entries, num_classes)
+    return path
+
+
+def _write_manifest(path: Path, entries: list[dict], num_classes: int | None) -> None:
+    unique = {e["name"]: e for e in reversed(entries)}  # first occurrence wins
+    if not unique:
         raise ValueError(
             "save_probabilities got no items; pass (name, probs, image_path, label_path) tuples."
         )
     manifest = dict(
-        version=1, num_classes=num_classes, dtype="float16", items=entries,
+        version=1, num_classes=num_classes, dtype="float16",
+        items=[unique[k] for k in sorted(unique)],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=1))
-    return path
 
 
 def load_manifest(probs_dir: str | os.PathLike) -> dict:
