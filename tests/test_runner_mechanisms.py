@@ -50,8 +50,13 @@ def test_later_stage_trains_from_the_earlier_one(tiny_smoke, dirs):
         "The earlier stage must have been trained (and recorded) first.")
 
 
-def test_absent_optional_split_skips_the_row(tiny_smoke, dirs):
-    status, r = run("coco", tiny_smoke, dirs)
+def test_absent_optional_split_skips_the_row(tiny_smoke, dirs, tmp_path):
+    from repro.data.synth import make_voc
+
+    root = make_voc(tmp_path, size=(64, 48), num_train=4, num_val=4, num_test=1)  # no COCO
+    status, rows = run_experiment(SPEC, SPEC.experiment("coco"), tiny_smoke, **dirs,
+                                  data_root=str(root))
+    r = rows[0]
     assert status == "skipped" and "coco.txt" in r.extra["error"], (
         "A stage whose data is absent (COCO) must be skipped with a message naming the list.")
 
