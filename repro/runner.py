@@ -543,8 +543,8 @@ def cross_validate_crf(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunC
                     yield (name, sample.seg_logits.data.softmax(dim=0), sample.img_path,
                            sample.seg_map_path)
 
-    if ctx.rank == 0:
-        save_probabilities(out_dir, items())
+    # Every rank saves its shard; collective=True merges them and waits for all ranks.
+    save_probabilities(out_dir, items(), collective=True)
     out = _crf_file(spec, exp, ctx)
     main_crf_cv(out_dir, grid=grid, strategy=strategy, out=out)
     return out
