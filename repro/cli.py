@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none",
                    help="pytorch: torchrun with --gpus processes (gloo on CPU); slurm: print the "
                         "srun command, or run as one task of it")
+    p.add_argument("--simulate-server", action="store_true",
+                   help="synthetic data only: score test-set rows against the generator's "
+                        "hidden labels at once, as `repro import-server --simulate` does")
     p.add_argument("--gpus", type=int, default=1,
                    help="processes for --launcher pytorch/slurm; the paper's total batch size "
                         "is split over them")
@@ -211,6 +214,9 @@ def cmd_run(args) -> int:
                     data_root=args.data_root, seed=seed, force=args.force,
                     launcher=args.launcher, world_size=world_size,
                 )
+                if args.simulate_server and rank0 and rows and \
+                        rows[0].status == "awaiting_server" and rows[0].data == "synthetic":
+                    status, rows = _simulate_server(args, spec, exp, seed, profile.name)
                 shown = ", ".join(f"{r.metric}={r.value:.2f}" for r in rows
                                   if isinstance(r.value, float) and "." not in r.metric)[:110]
                 if rank0:
@@ -223,6 +229,19 @@ def cmd_run(args) -> int:
         print(f"{failures} row(s) failed: see the reports' Rows section and rerun them with "
               "--force after fixing the cause.", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _simulate_server(args, spec, exp, seed: int, profile: str):
+    from repro import server
+    from repro.results import read_file, result_path
+
+    path = result_path(args.results_dir, profile, spec.name, exp.key, seed)
+    extra = read_file(path)[0].extra
+    scores = server.simulate(Path(extra["submission_dir"]), exp.protocol.dataset,
+                             Path(extra["data_root"]))
+    server.import_scores(args.results_dir, profile, spec.name, exp.key, seed, scores,
+                         "simulated server (hidden synthetic test labels)")
+    return "ok (simulated server)", read_file(path)
 
 
 def _relaunch_torchrun(args) -> int:
@@ -278,21 +297,17 @@ def cmd_import_server(args) -> int:
         if not rows or "submission_dir" not in rows[0].extra:
             raise UserError(f"No submission recorded for {args.row} in {path}: run "
                             f"`repro run {args.row} --profile {args.profile}` first.")
-        extra = rows[0].extra
         if rows[0].data != "synthetic":
             raise UserError("--simulate only works on synthetic data; import the real server's "
                             "numbers with --scores FILE.")
-        scores = server.simulate(Path(extra["submission_dir"]), exp.protocol.dataset,
-                                 Path(extra["data_root"]))
-        source = "simulated server (hidden synthetic test labels)"
+        _simulate_server(args, spec, exp, args.seed, args.profile)
     else:
         from mmseg.datasets import CityscapesDataset, PascalVOCDataset
 
         ds = PascalVOCDataset if exp.protocol.dataset == "voc" else CityscapesDataset
         scores = server.parse_scores(args.scores, list(ds.METAINFO["classes"]))
-        source = f"evaluation server ({args.scores})"
-    print(server.import_scores(args.results_dir, args.profile, table, row, args.seed, scores,
-                               source))
+        print(server.import_scores(args.results_dir, args.profile, table, row, args.seed,
+                                   scores, f"evaluation server ({args.scores})"))
     for out in render_all(args.results_dir, args.reports_dir, [spec], args.profile):
         print(f"report: {out}")
     return 0
