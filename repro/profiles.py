@@ -154,9 +154,10 @@ def apply_protocol(cfg: Config, protocol: Protocol, data_root: str) -> None:
     cfg.train_dataloader.dataset = (
         parts[0] if len(parts) == 1 else dict(type="ConcatDataset", datasets=parts)
     )
-    for dl in (cfg.val_dataloader, cfg.test_dataloader):
-        dl.dataset = _split_dataset(dl.dataset.to_dict(), protocol.dataset, protocol.eval_split,
-                                    protocol.eval_labels, data_root)
+    for dl in (cfg.get("val_dataloader"), cfg.test_dataloader):
+        if dl:  # the runner drops the val loop (it evaluates with the test loop only)
+            dl.dataset = _split_dataset(dl.dataset.to_dict(), protocol.dataset,
+                                        protocol.eval_split, protocol.eval_labels, data_root)
 
 
 def apply_test_mode(cfg: Config, protocol: Protocol, image_width: int) -> None:

@@ -463,7 +463,8 @@ def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunConte
         extra["submission_dir"] = str(sub)
     if protocol.crf:
         params = _crf_params(tcfg, spec, exp, ctx, extra)
-        tcfg.test_evaluator.postprocess = dict(type="DenseCRF", **params)
+        # One bar for the evaluation, not one per batch of the CRF pool.
+        tcfg.test_evaluator.postprocess = dict(type="DenseCRF", progress=False, **params)
     if "proposals" in (tcfg.model.get("test_cfg") or {}):  # DeconvNet: which proposals
         extra["proposals"] = tcfg.model.test_cfg.proposals
     runner = Runner.from_cfg(tcfg)
