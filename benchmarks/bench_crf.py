@@ -28,7 +28,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -276,7 +276,7 @@ def main(argv=None) -> int:
     if argv is None and len(sys.argv) > 1:
         command = "python benchmarks/bench_crf.py " + " ".join(sys.argv[1:])
     stamp = dict(command=command, machine=machine(args.workers or available_cpus()),
-                 date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+                 date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     tables = []
     if not args.skip_speed:
         tables.append(dict(speed_table(args.repeats), **stamp))

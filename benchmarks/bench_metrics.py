@@ -535,7 +535,7 @@ def main(argv=None) -> int:
     from tabulate import tabulate
 
     command = "python benchmarks/bench_metrics.py" + (f" --n {args.n}" if args.n != 1449 else "")
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     mach = machine()
     tables = []
     for tab in (cm_table, b_table, m_table):

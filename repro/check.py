@@ -14,7 +14,7 @@ BLAS builds, not training noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from repro.results import ResultRow, atomic_write_json, read_all
@@ -55,7 +55,7 @@ def make_baseline(results_dir: Path, profile: str = "smoke",
         "profile": profile,
         "metric": METRIC,
         "tolerance": tolerance,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_sha": shas,
         "rows": values,
     }

@@ -16,7 +16,7 @@ import os
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mmengine.config import Config, ConfigDict
@@ -155,7 +155,7 @@ def _provenance(spec: TableSpec, exp: Experiment, profile: Profile, data: DataSo
         git_sha=paths.git_sha(),
         versions=paths.versions(),
         device=paths.device_description(),
-        timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
         extra=extra,
     )
 

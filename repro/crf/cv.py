@@ -63,7 +63,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +207,7 @@ def _write_manifest(path: Path, entries: list[dict], num_classes: int | None) ->
     manifest = dict(
         version=1, num_classes=num_classes, dtype="float16",
         items=[unique[k] for k in sorted(unique)],
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     path.write_text(json.dumps(manifest, indent=1))
 
@@ -781,7 +781,7 @@ def search(
         world_size=world,
         seed=seed,
         options={k: v for k, v in opts.items() if v is not None},
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
