@@ -374,7 +374,7 @@ def cmd_params(args) -> int:
     from tabulate import tabulate
 
     from repro import paths
-    from repro.runner import build_model
+    from repro.models.build import build_model
 
     path = Path(args.config)
     if not path.is_file():

@@ -257,7 +257,7 @@ def _registered(type_name):
     import mmseg.registry
     from mmengine.registry import Registry
 
-    import repro  # noqa: F401 - registers the plugins
+    import repro.plugins  # noqa: F401 - registers the plugins
 
     if not isinstance(type_name, str):
         return type_name if isinstance(type_name, type) else None

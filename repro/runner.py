@@ -23,6 +23,7 @@ from mmengine.config import Config, ConfigDict
 
 from repro import paths
 from repro.data.check import DataCheckError
+from repro.models.build import build_model
 from repro.profiles import (
     Profile,
     SplitMissingError,
@@ -116,17 +117,6 @@ def config_hash(cfg: Config, *salt: str) -> str:
     d = cfg.to_dict()
     d.pop("work_dir", None)
     return paths.stable_hash([d, *salt])
-
-
-def build_model(cfg: Config):
-    """The model of a config, outside a Runner (parameter counts, tests)."""
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    import repro  # noqa: F401 - registers the plugins
-
-    init_default_scope(cfg.get("default_scope", "mmseg"))
-    return MODELS.build(cfg.model)
 
 
 @register_static_metric("params")
@@ -431,7 +421,7 @@ def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunConte
                     extra: dict) -> tuple[dict, str]:
     from mmengine.runner import Runner
 
-    import repro  # noqa: F401 - registers the plugins in this process
+    import repro.plugins  # noqa: F401 - registers the plugins in this process
 
     desc = f"{spec.name}/{exp.key}"
     cfg.launcher = ctx.launcher

@@ -23,7 +23,7 @@ the key, inferred from the backbone (``BACKBONES``: ``VGG16`` -> vgg16, ``ResNet
 -> resnet152 / resnet50, ``ResNetGCN`` depth 50 -> resnet50_gcn).
 
 A file is checked against the config's backbone, built on the ``meta`` device (shapes only, no
-memory) with ``repro.runner.build_model``, after the key mapping its loader applies:
+memory) with ``repro.models.build.build_model``, after the key mapping its loader applies:
 ``VGG16`` (``repro.models.vgg``): its own ``init_weights`` (torchvision / Caffe names -> Caffe
 layer names, DeepLab's fc6/fc7 decimation); every other backbone: mmengine's ``Pretrained``
 init (``load_checkpoint``: the ``state_dict`` entry if any, ``module.`` stripped; with
@@ -235,7 +235,7 @@ def _meta_backbone(cfg):
     import torch
     from mmengine.config import Config
 
-    from repro.runner import build_model
+    from repro.models.build import build_model
 
     backbone = Config(dict(model=cfg.model.backbone.to_dict(),
                            default_scope=cfg.get("default_scope", "mmseg")))

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from repro import paths
+from repro.models.build import build_model
 from repro.models.deconvnet import MaxUnpool, ProposalSegmentor, paste, table2_output_sizes
 from repro.models.proposals import (
     DeconvNetObjectCrop,
@@ -15,7 +16,6 @@ from repro.models.proposals import (
     enlarge,
     instance_boxes,
 )
-from repro.runner import build_model
 from repro.tables.registry import get_table
 
 CONFIG = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"

@@ -5,10 +5,10 @@ import torch
 from mmengine.config import Config
 
 from repro import paths
+from repro.models.build import build_model
 from repro.models.deeplab import caffe_interp
 from repro.models.fcn import FCNVGGHead
 from repro.profiles import deep_merge
-from repro.runner import build_model
 
 FCN = {
     "32s": "fcn/fcn-32s_vgg16_1xb1-100k_voc12sbd-500x500.py",

@@ -11,6 +11,7 @@ from mmseg.datasets import PascalVOCDataset
 from mmseg.structures import SegDataSample
 
 from repro import paths
+from repro.models.build import build_model
 from repro.models.gdn import (
     GlobalInterpolation,
     MultiLabelBranch,
@@ -18,7 +19,6 @@ from repro.models.gdn import (
     multilabel_targets,
 )
 from repro.profiles import deep_merge
-from repro.runner import build_model
 from repro.tables.registry import get_table
 
 GDN_CONFIGS = sorted(

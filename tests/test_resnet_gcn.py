@@ -6,8 +6,8 @@ from mmengine.config import Config
 from mmseg.models.backbones import ResNet
 
 from repro import paths
+from repro.models.build import build_model
 from repro.models.resnet_gcn import GCNBottleneck, ResNetGCN
-from repro.runner import build_model
 
 
 def n_params(module):

@@ -163,7 +163,7 @@ def test_vgg16_files_set_the_input_convention(wdir):
 def test_check_mirrors_mmengine_pretrained_loading(tmp_path):
     """What check_weights accepts, mmengine's Pretrained init loads: a whole-model checkpoint
     under 'state_dict' with 'backbone.' keys needs prefix='backbone.'."""
-    from repro.runner import build_model
+    from repro.models.build import build_model
 
     cfg = config(GCN)
     cfg.model.backbone.depth = 18

@@ -1,7 +1,7 @@
 # Runtime shared by every config of the project. `custom_imports` registers the repro plugins
 # (models, metrics, CRF) so that mmseg's own tools/train.py can run these configs too.
 default_scope = 'mmseg'
-custom_imports = dict(imports=['repro'], allow_failed_imports=False)
+custom_imports = dict(imports=['repro.plugins'], allow_failed_imports=False)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

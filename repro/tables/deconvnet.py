@@ -143,8 +143,8 @@ register_table(
 
 @functools.lru_cache(maxsize=2)
 def _output_sizes(config_rel: str, options: tuple) -> dict[str, str]:
+    from repro.models.build import build_model
     from repro.models.deconvnet import table2_output_sizes
-    from repro.runner import build_model
 
     cfg = Config.fromfile(str(paths.config_path(config_rel)))
     if options:

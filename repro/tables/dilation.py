@@ -83,7 +83,7 @@ def _context_layers(config_rel: str, options: tuple) -> list[dict[str, str]]:
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    import repro  # noqa: F401 - registers the plugins
+    import repro.plugins  # noqa: F401 - registers the plugins
 
     cfg = Config.fromfile(str(paths.config_path(config_rel)))
     if options:
