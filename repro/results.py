@@ -33,7 +33,11 @@ Status = Literal[
 class ResultRow:
     table: str  # table name, e.g. "gcn/table1"
     row: str  # experiment key within the table, e.g. "k15"
-    metric: str  # metric key, e.g. "mIoU", "boundary_acc", "params", "IoU.aeroplane"
+    # metric key, e.g. "mIoU", "boundary_acc", "params", "IoU.aeroplane"; every trained row also
+    # records "trivial_mIoU" (mIoU of predicting the most frequent ground-truth class
+    # everywhere, from the same confusion matrix: the level a model that learned nothing
+    # reaches) and "final_loss" (mean training loss of the last logged iterations).
+    metric: str
     seed: int  # training seed
     value: float | str | None  # ours: percent for scores, a count for params, a string for
     # architecture cells (e.g. "112x112x64"); None if absent
@@ -50,9 +54,30 @@ class ResultRow:
     timestamp: str = ""  # ISO 8601 UTC time the row was written
     duration_s: float | None = None  # wall time of the whole experiment (train + eval)
     extra: dict = field(default_factory=dict)  # iterations, batch sizes, CRF params, errors...
+    # 95% bootstrap interval [low, high] of ``value`` over the evaluation images (1000 seeded
+    # resamples of the per-image confusion matrices, repro.metrics.bootstrap); None when the
+    # metric has none (parameter counts, server numbers, static cells).
+    ci: list[float] | None = None
+    # Where the model's weights came from: "trained" (by this harness), "released" (the
+    # authors' released model, converted: `repro weights import-caffe`), "none" (a static cell
+    # computed from the built model, or a reference row).
+    weights: Literal["trained", "released", "none"] = "trained"
+    # Who scored the predictions: "harness" (our confusion matrix), "server" (numbers imported
+    # from the evaluation server), "simulated_server" (synthetic data: the generator's hidden
+    # test labels, `--simulate-server`).
+    scored_by: Literal["harness", "server", "simulated_server"] = "harness"
+    # Settings given on the command line that depart from the profile and the table's protocol
+    # (e.g. {"iters": 3, "cfg_options": {...}}); empty for a run under the table's own protocol.
+    overrides: dict = field(default_factory=dict)
+    # True for a row the user added to the table (`repro run TABLE --add NAME=CONFIG`); such a
+    # row has no paper value and is shown marked as the user's.
+    user_row: bool = False
 
 
 _FIELDS = {f.name for f in fields(ResultRow)}
+#: Fields with a default: files written before a field existed still read.
+_OPTIONAL = {"versions", "device", "timestamp", "duration_s", "extra", "ci", "weights",
+             "scored_by", "overrides", "user_row"}
 
 
 class ResultsFileError(ValueError):
@@ -108,7 +133,7 @@ def read_file(path: Path) -> list[ResultRow]:
         )
     out = []
     for i, r in enumerate(payload["rows"]):
-        missing = _FIELDS - set(r) - {"versions", "device", "timestamp", "duration_s", "extra"}
+        missing = _FIELDS - set(r) - _OPTIONAL
         unknown = set(r) - _FIELDS
         if missing or unknown:
             raise ResultsFileError(
