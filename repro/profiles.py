@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mmengine.config import Config, ConfigDict
 
@@ -107,38 +106,21 @@ def set_iters(cfg: Config, iters: int, checkpoint_interval: int | None = None) -
             sched["end"] = iters
     if checkpoint_interval:
         cfg.default_hooks.checkpoint.interval = min(checkpoint_interval, iters)
-
-
-class SplitMissingError(FileNotFoundError):
-    """A split the protocol trains on is absent (e.g. the optional COCO stage of GCN Table 7):
-    the row is recorded as ``skipped`` with this message."""
+        # Keep every checkpoint a resume may need to fall back to (a damaged latest one is
+        # set aside; repro.runner), but not all of a long schedule.
+        cfg.default_hooks.checkpoint.max_keep_ckpts = 3
 
 
 def _split_dataset(template: dict, dataset: str, split: str, labels: str, data_root: str) -> dict:
-    """One dataset config for one split, from the config's own dataset as template."""
+    """One dataset config for one split, from the config's own dataset as template (the planner
+    has checked that the split exists: ``repro.data.source.split_files``)."""
     ds = copy.deepcopy(dict(template))
     ds["data_root"] = data_root
-    root = Path(data_root)
     if dataset == "voc":
-        ann = f"ImageSets/Segmentation/{split}.txt"
-        if not (root / ann).is_file():
-            raise SplitMissingError(
-                f"Split list {root / ann} does not exist. "
-                + ("COCO is optional (GCN Table 7 stage 1): convert it to the VOC layout in the "
-                   "same folder (images in JPEGImages, labels in SegmentationClassAug, ids in "
-                   "ImageSets/Segmentation/coco.txt) to run this stage."
-                   if split == "coco" else f"Run `repro data prepare voc` to write {split}.txt.")
-            )
-        ds["ann_file"] = ann
+        ds["ann_file"] = f"ImageSets/Segmentation/{split}.txt"
         ds["data_prefix"] = dict(ds.get("data_prefix", {}), seg_map_path=labels)
         return ds
     coarse = split == "train_extra"  # Cityscapes' coarse set: labels only in gtCoarse/
-    if not (root / "leftImg8bit" / split).is_dir():
-        raise SplitMissingError(
-            f"Cityscapes split folder {root / 'leftImg8bit' / split} does not exist"
-            + (" (the coarse set leftImg8bit_trainextra.zip + gtCoarse.zip, GCN Table 9 stage 1)."
-               if coarse else ".")
-        )
     ds["data_prefix"] = dict(img_path=f"leftImg8bit/{split}",
                              seg_map_path=f"{'gtCoarse' if coarse else 'gtFine'}/{split}")
     if coarse:
@@ -176,6 +158,19 @@ def apply_test_mode(cfg: Config, protocol: Protocol, image_width: int) -> None:
                                         stride=tuple(max(1, c * 2 // 3) for c in crop))
 
 
+def choose(setting: str, candidates: list[tuple[str, object]]) -> tuple[object, str, list[str]]:
+    """The first value given (not None) among ``candidates`` (source, value), highest
+    precedence first, and a note when it replaces a different value that would otherwise have
+    applied (the next one given)."""
+    given = [(src, v) for src, v in candidates if v is not None]
+    if not given:
+        raise ValueError(f"No value for {setting}.")
+    (src, value), rest = given[0], given[1:]
+    notes = [f"{setting} {value} ({src}) replaces {rest[0][1]} ({rest[0][0]})"
+             for _ in rest[:1] if rest[0][1] != value]
+    return value, src, notes
+
+
 def apply_profile(
     cfg: Config,
     exp: Experiment,
@@ -184,9 +179,20 @@ def apply_profile(
     *,
     seed: int = 0,
     world_size: int = 1,
+    iters: int | None = None,
+    checkpoint_interval: int | None = None,
+    full_width: bool = False,
 ) -> dict:
     """Rewrite ``cfg`` in place for ``exp`` under ``profile``; returns what it decided (for the
-    result's provenance): iterations, batch sizes, crop."""
+    result's provenance): iterations, batch sizes, crop, and ``notes`` naming every setting
+    that replaced another.
+
+    Precedence, highest first: the command line (``iters``, ``checkpoint_interval``; the
+    caller applies ``--cfg-options`` after this), then the row (its options; in the smoke
+    profile the model's own smoke settings; in the paper profile the protocol's schedule),
+    then the profile. ``full_width``: keep the paper's model in the smoke profile (released
+    weights are evaluated at full width).
+    """
     protocol = exp.protocol
     if exp.options:
         unknown = unknown_option_keys(cfg, exp.options)
@@ -198,19 +204,35 @@ def apply_profile(
                 "config and the class's arguments)."
             )
         cfg.merge_from_dict(exp.options)
-    # A config's own tiny variant (top-level `smoke` dict); "iters" there overrides the profile's.
+    # A config's own tiny variant (top-level `smoke` dict).
     smoke = cfg.get("smoke", {}).to_dict() if profile.name == "smoke" and "smoke" in cfg else {}
+    if full_width:
+        smoke = {k: v for k, v in smoke.items() if k == "iters"}
     for key, value in smoke.items():
         if key != "iters":
             cfg[key] = deep_merge(cfg[key], value) if isinstance(value, dict) else value
+    cfg.pop("smoke", None)
     apply_protocol(cfg, protocol, data_root)
 
     crop = profile.crop or protocol.crop_size
     set_crop(cfg, crop)
     synth = profile.synthetic.get(protocol.dataset)
     apply_test_mode(cfg, protocol, synth["size"][0] if synth else 2048)
-    iters = smoke.get("iters") or profile.iters or protocol.iters or cfg.train_cfg.max_iters
-    set_iters(cfg, iters, profile.checkpoint_interval)
+    notes: list[str] = []
+    if profile.name == "smoke":
+        candidates = [("--iters", iters), ("the model's smoke settings", smoke.get("iters")),
+                      ("smoke profile", profile.iters)]
+    else:
+        candidates = [("--iters", iters), ("protocol", protocol.iters),
+                      ("config", cfg.train_cfg.max_iters)]
+    n_iters, _, more = choose("iterations", candidates)
+    notes += more
+    interval, _, more = choose("checkpoint interval", [
+        ("--checkpoint-interval", checkpoint_interval),
+        (f"{profile.name} profile", profile.checkpoint_interval
+         or cfg.default_hooks.checkpoint.interval)])
+    notes += more
+    set_iters(cfg, n_iters, interval)
 
     total_batch = profile.batch_size or protocol.batch_size
     if total_batch % world_size:
@@ -226,11 +248,13 @@ def apply_profile(
         cfg.optim_wrapper = ConfigDict(type="OptimWrapper", optimizer=dict(profile.optimizer))
     cfg.randomness = ConfigDict(seed=seed, deterministic=False)
     return dict(
-        iters=iters,
+        iters=n_iters,
+        paper_iters=protocol.iters,
         total_batch_size=total_batch,
         batch_per_process=total_batch // world_size,
         world_size=world_size,
         crop=list(crop),
+        notes=notes,
     )
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from repro.results import read_all, to_frame
-from repro.tables.registry import Cell, TableSpec, all_tables, is_static
+from repro.results import ResultsFileError, read_all, to_frame
+from repro.tables.registry import Cell, TableSpec, all_tables
 
 STATUS_TEXT = {
     "failed": "failed",
@@ -154,7 +154,7 @@ def plot_table(spec: TableSpec, frame: pd.DataFrame, profile: str, out: Path) ->
     labels, ours, paper = [], [], []
     for exp in spec.runnable:
         for cell in exp.cells:
-            if cell.unit != "%" or is_static(cell.metric) or isinstance(cell.paper, str):
+            if cell.unit != "%" or cell.static is not None or isinstance(cell.paper, str):
                 continue
             vals = mine[(mine.row == exp.key) & (mine.metric == cell.metric)].value
             if vals.empty:
@@ -197,12 +197,43 @@ def render(spec: TableSpec, frame: pd.DataFrame, reports_dir: Path,
 
 def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | None = None,
                profile: str | None = None) -> list[Path]:
-    frame = to_frame(read_all(results_dir))
+    """Render the reports of ``tables`` (default: all). A table with a damaged results file
+    keeps its previous report; the others are rendered, then the first damage is raised."""
+    errors: list[ResultsFileError] = []
+    frame = to_frame(read_all(results_dir, errors=errors))
+    damaged = {e.table() for e in errors}
     specs = tables or list(all_tables().values())
-    outs = [render(spec, frame, Path(reports_dir), profile) for spec in specs]
+    outs = [render(spec, frame, Path(reports_dir), profile) for spec in specs
+            if spec.name not in damaged]
     index = [GENERATED, "# Reports", "", "| table | caption |", "|---|---|"]
     for spec in all_tables().values():
         index.append(f"| [{spec.name}]({spec.paper}/table{spec.number}.md) | "
                      f"{spec.caption[:90]}{'…' if len(spec.caption) > 90 else ''} |")
     (Path(reports_dir) / "README.md").write_text("\n".join(index) + "\n")
+    if errors:
+        more = f" ({len(errors) - 1} more damaged file(s))" if len(errors) > 1 else ""
+        raise ResultsFileError(f"{errors[0]}{more}", errors[0].path)
     return outs
+
+
+def list_tables(results_dir: Path) -> None:
+    """`repro list`: every table, its rows, which have released models, and what is done
+    (printed); a damaged results file is raised after the listing."""
+    errors: list[ResultsFileError] = []
+    frame = to_frame(read_all(results_dir, errors=errors))
+    body = []
+    for name, spec in all_tables().items():
+        runnable = spec.runnable
+        status = []
+        for profile in ("smoke", "paper"):
+            mine = frame[(frame.table == name) & (frame.profile == profile)] if len(frame) else []
+            if len(mine):
+                done = mine[mine.status.isin(["ok", "awaiting_server"])].row.nunique()
+                status.append(f"{profile} {done}/{len(runnable)}")
+        released = sum(1 for e in runnable if e.released)
+        body.append([name, len(runnable), len(spec.experiments) - len(runnable), released,
+                     ", ".join(status) or "not run", spec.caption[:50]])
+    print(tabulate(body, headers=["table", "rows", "ref. rows", "released", "done", "caption"]))
+    if errors:
+        raise ResultsFileError(str(errors[0]), errors[0].path)
+

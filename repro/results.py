@@ -3,9 +3,10 @@
 Long format: one :class:`ResultRow` per (table, row, metric, seed). Every row carries its
 provenance, so a number in a report can always be traced to the code, config and data that
 produced it. Storage is one JSON file per (profile, table, row, seed) under ``results/``, written
-to a temporary file and renamed into place: a kill never leaves a partial file, and concurrent
-runs of different rows never write the same file (two runs of the *same* row race benignly:
-the last complete write wins, both complete).
+to a temporary file and renamed into place (mode 0644): a kill never leaves a partial file.
+:func:`store` never loses a good result: a failed attempt, or a run with command-line overrides,
+does not replace a good result of the table's own protocol (it is kept under ``history/``), and
+every replaced file moves to ``history/`` first.
 """
 
 from __future__ import annotations
@@ -83,25 +84,46 @@ _OPTIONAL = {"versions", "device", "timestamp", "duration_s", "extra", "ci", "we
 class ResultsFileError(ValueError):
     """A results file that cannot be read: names the file and the fix."""
 
+    def __init__(self, message: str, path: Path | None = None):
+        super().__init__(message)
+        self.path = path
+
+    def table(self) -> str | None:
+        """``paper/tableN`` of the damaged file (``<results>/<profile>/<paper>/<tableN>/...``)."""
+        if self.path is None or len(Path(self.path).parts) < 3:
+            return None
+        parts = Path(self.path).parts
+        return f"{parts[-3]}/{parts[-2]}"
+
 
 def result_path(results_dir: Path, profile: str, table: str, row: str, seed: int) -> Path:
     return Path(results_dir) / profile / table / f"{row}.seed{seed}.json"
 
 
-def atomic_write_json(path: Path, payload) -> None:
-    """Write JSON so that readers see either the old file or the complete new one."""
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` so that readers see either the old file or the complete new one: a
+    temporary file in the same folder, flushed to disk, then renamed over ``path``. A failure
+    (a kill, a full disk) leaves the old file and no temporary one. Files are readable by the
+    group and others (``mode``), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1, sort_keys=True, default=_json_default)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_json(path: Path, payload) -> None:
+    """Write JSON atomically (:func:`atomic_write_bytes`)."""
+    text = json.dumps(payload, indent=1, sort_keys=True, default=_json_default)
+    atomic_write_bytes(path, text.encode())
 
 
 def _json_default(obj):
@@ -116,6 +138,74 @@ def write_rows(path: Path, rows: list[ResultRow]) -> None:
     atomic_write_json(path, {"schema": SCHEMA_VERSION, "rows": [asdict(r) for r in rows]})
 
 
+#: Statuses of a result worth keeping against a failed or partial rerun.
+GOOD = ("ok", "awaiting_server")
+HISTORY = "history"
+
+
+def history_path(path: Path, stamp: str | None = None) -> Path:
+    """Where a replaced or refused result file of ``path`` is kept:
+    ``<table folder>/history/<row>.seed<S>.<UTC timestamp>.json``."""
+    from datetime import UTC, datetime
+
+    stamp = stamp or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = Path(path)
+    return path.parent / HISTORY / f"{path.stem}.{stamp}.json"
+
+
+def _main_status(rows: list[ResultRow]) -> str:
+    trained = [r for r in rows if r.weights != "none"] or rows
+    return trained[0].status if trained else "failed"
+
+
+def store(path: Path, rows: list[ResultRow], *, force: bool = False) -> str:
+    """Record a row's result without ever losing a good one. Returns what was done.
+
+    - No current result, or the current one is not good (failed, NaN loss...): the new result
+      becomes current (the old file, if any, moves to ``history/``).
+    - The current result is good and the new one is not (a failed or interrupted attempt):
+      the current one stays; the new one goes to ``history/``.
+    - The current result is good and came from the table's own protocol, and the new one
+      comes from a run with command-line overrides (``--iters 3``, ``--cfg-options``): the
+      current one stays unless ``force``; the new one goes to ``history/``.
+    - Otherwise the new result becomes current and the old file moves to ``history/``.
+    A damaged current file is moved to ``history/`` (suffix ``.damaged``) and replaced.
+    """
+    path = Path(path)
+    old: list[ResultRow] = []
+    if path.exists():
+        try:
+            old = read_file(path)
+        except ResultsFileError:
+            damaged = history_path(path).with_suffix(".damaged")
+            damaged.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, damaged)
+            write_rows(path, rows)
+            return f"replaced the damaged result file (kept as {damaged})"
+    new_good = _main_status(rows) in GOOD
+    if old and _main_status(old) in GOOD:
+        keep = None
+        if not new_good:
+            keep = f"this attempt ended '{_main_status(rows)}'"
+        elif rows[0].overrides and not old[0].overrides and not force:
+            keep = (f"this run had command-line overrides ({_describe(rows[0].overrides)}); "
+                    "--force replaces the table's result by it")
+        if keep:
+            aside = history_path(path)
+            write_rows(aside, rows)
+            return f"kept the previous good result: {keep}; this attempt is in {aside}"
+    if old:
+        aside = history_path(path, stamp=None)
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, aside)
+    write_rows(path, rows)
+    return "recorded"
+
+
+def _describe(overrides: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overrides.items())
+
+
 def read_file(path: Path) -> list[ResultRow]:
     path = Path(path)
     try:
@@ -123,13 +213,14 @@ def read_file(path: Path) -> list[ResultRow]:
     except json.JSONDecodeError as e:
         raise ResultsFileError(
             f"Results file {path} is not valid JSON ({e.msg} at line {e.lineno}). It was edited "
-            f"or damaged outside the harness: delete it and rerun that row "
-            f"(`repro run ... --force`), or restore it from git."
+            f"or damaged outside the harness: restore it from git, or rerun that row with "
+            f"--force (the damaged file is kept under history/).", path
         ) from e
     if not isinstance(payload, dict) or not isinstance(payload.get("rows"), list):
         raise ResultsFileError(
             f"Results file {path} does not have the harness's layout "
-            f'({{"schema": {SCHEMA_VERSION}, "rows": [...]}}): delete it and rerun that row.'
+            f'({{"schema": {SCHEMA_VERSION}, "rows": [...]}}): restore it from git, or rerun '
+            "that row with --force.", path
         )
     out = []
     for i, r in enumerate(payload["rows"]):
@@ -138,14 +229,17 @@ def read_file(path: Path) -> list[ResultRow]:
         if missing or unknown:
             raise ResultsFileError(
                 f"Results file {path}, row {i}: missing fields {sorted(missing)}, unknown fields "
-                f"{sorted(unknown)}. Delete the file and rerun that row."
+                f"{sorted(unknown)}. Restore it from git, or rerun that row with --force.", path
             )
         out.append(ResultRow(**r))
     return out
 
 
-def read_all(results_dir: Path, profile: str | None = None) -> list[ResultRow]:
-    """Every result row under ``results_dir`` (optionally one profile), in file order."""
+def read_all(results_dir: Path, profile: str | None = None,
+             errors: list[ResultsFileError] | None = None) -> list[ResultRow]:
+    """Every current result row under ``results_dir`` (optionally one profile), in file order.
+    With ``errors`` given, a damaged file is skipped and its message appended there (one
+    damaged file then stops only its own table); without, it raises ResultsFileError."""
     base = Path(results_dir)
     roots = [base / profile] if profile else [p for p in base.iterdir() if p.is_dir()] if (
         base.exists()
@@ -155,7 +249,24 @@ def read_all(results_dir: Path, profile: str | None = None) -> list[ResultRow]:
         if root.name in ("bench", "baselines", "crf", "submissions"):
             continue
         for path in sorted(root.glob("*/*/*.json")):
+            try:
+                rows.extend(read_file(path))
+            except ResultsFileError as e:
+                if errors is None:
+                    raise
+                errors.append(e)
+    return rows
+
+
+def read_history(results_dir: Path, profile: str, table: str) -> list[ResultRow]:
+    """The replaced and refused results of a table (``history/``), oldest first."""
+    folder = Path(results_dir) / profile / table / HISTORY
+    rows: list[ResultRow] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
             rows.extend(read_file(path))
+        except ResultsFileError:
+            continue
     return rows
 
 

@@ -1,525 +1,313 @@
-"""Runs one table row: config + profile -> mmengine Runner -> metrics -> result rows.
+"""Executes a :class:`repro.plan.Plan`: trainings, CRF cross-validations and evaluations through
+mmengine's Runner, in dependency order, independent ones in parallel (``--jobs N``), then
+records each row (``repro.results.store``).
 
-Training is keyed by a *training hash* (model, data, schedule, seed): rows that train the same
-model (GCN Table 1 "k=15" and Table 5 "GCN") share one work directory and train once; the
-second only evaluates. mmengine checkpoints every ``checkpoint.interval`` iterations and
-``resume=True`` picks up the last one, so a killed run loses at most one interval.
+Tasks: a :class:`~repro.plan.Training` runs once whatever the number of rows that need it, after
+the training it starts from (``init_from``); a CRF cross-validation after its row's training;
+an evaluation after its training, its ensemble members' trainings and its CRF parameters. With
+``jobs > 1`` tasks run in worker processes (spawned, so no OpenMP state is forked; each worker
+keeps torch and mmseg imported between tasks); results are recorded by this process only.
+
+Checkpoints are written atomically (``repro.hooks.AtomicLocalBackend``) and verified before
+reuse (every zip member's CRC): a damaged one is set aside (``<name>.damaged-<time>``, named in
+the log) and the run resumes from the last good one, or trains from the start. A final
+checkpoint that verifies is reused. mmengine saves the RNG states with each checkpoint
+(``repro.hooks.RNGStateHook``), so a killed run resumes to the same weights.
+
+A file that breaks while a dataset is read (``repro.data.guard``) stops the run with the file
+named (exit 2), whichever row hit it; any other error fails that row only (recorded as
+``failed`` unless a good result exists, which is kept: ``repro.results.store``) and the rows
+that depend on it.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import logging
 import os
 import time
 import traceback
-from dataclasses import dataclass
+import zipfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mmengine.config import Config, ConfigDict
-
 from repro import paths
-from repro.data.check import DataCheckError
-from repro.models.build import build_model
-from repro.profiles import (
-    Profile,
-    SplitMissingError,
-    UnknownOptionError,
-    apply_profile,
-    apply_protocol,
-)
-from repro.results import ResultRow, ResultsFileError, read_file, result_path, write_rows
-from repro.tables.registry import (
-    STATIC_METRICS,
-    Experiment,
-    TableSpec,
-    is_static,
-    register_static_metric,
-)
-from repro.weights import WeightsError, WeightsNotFoundError, require_weights
+from repro.plan import CrfCV, Plan, RowPlan, Settings, Training
+from repro.results import GOOD, ResultRow, store
 
 log = logging.getLogger("repro")
 
-DATA_ENV = {"voc": "REPRO_VOC_ROOT", "cityscapes": "REPRO_CITYSCAPES_ROOT"}
+
+class DataFileError(RuntimeError):
+    """A dataset file failed while it was read during training or evaluation (the message
+    names it): the user's to fix, exit 2."""
 
 
-class DataNotFoundError(FileNotFoundError):
-    pass
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
 
 
-@dataclass
-class DataSource:
-    root: Path
-    kind: str  # "synthetic" or "real"
-
-
-def resolve_data(dataset: str, profile: Profile, data_root: str | None = None) -> DataSource:
-    """The dataset root for a row: the user's (``--data-root`` or $REPRO_VOC_ROOT /
-    $REPRO_CITYSCAPES_ROOT), else, for the smoke profile, synthetic data generated once into the
-    cache."""
-    from repro.data.synth import ensure_synthetic, is_synthetic
-
-    given = data_root or os.environ.get(DATA_ENV[dataset])
-    if given:
-        root = Path(given).expanduser()
-        if not root.is_dir():
-            raise DataNotFoundError(
-                f"Data root {root} for {dataset} does not exist. Point --data-root (or "
-                f"${DATA_ENV[dataset]}) at the dataset folder "
-                f"({'VOCdevkit/VOC2012' if dataset == 'voc' else 'cityscapes'}), or prepare it "
-                f"with `repro data prepare {dataset} ...`."
-            )
-        return DataSource(root, "synthetic" if is_synthetic(root) else "real")
-    if profile.name != "smoke":
-        raise DataNotFoundError(
-            f"The {profile.name} profile needs the real {dataset} dataset: pass --data-root or set "
-            f"${DATA_ENV[dataset]}; or use --profile smoke to run on synthetic data."
-        )
-    root = ensure_synthetic(dataset, paths.cache_dir() / "synthetic", **profile.synthetic[dataset])
-    return DataSource(root, "synthetic")
-
-
-def build_config(
-    exp: Experiment, profile: Profile, data: DataSource, seed: int = 0, world_size: int = 1
-) -> tuple[Config, dict]:
-    cfg = Config.fromfile(str(paths.config_path(exp.config)))
-    info = apply_profile(cfg, exp, profile, str(data.root), seed=seed, world_size=world_size)
-    if exp.protocol.eval_split == "test":
-        _test_set_outputs(cfg)
-    cfg.pop("smoke", None)
-    # The harness evaluates once, with the test loop. mmengine's IterBasedTrainLoop would also
-    # validate at the last iteration whatever val_interval says, so the val loop goes.
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    return cfg, info
-
-
-def _test_set_outputs(cfg: Config) -> None:
-    """Test images have no public labels: predict and write the server submission only."""
-    ds = cfg.test_dataloader.dataset
-    ds.pipeline = [t for t in ds.pipeline if t["type"] != "LoadAnnotations"]
-    cfg.test_evaluator.format_only = True
-
-
-def training_hash(cfg: Config) -> str:
-    """What determines the trained weights: rows with equal hashes share one training."""
-    keys = ("model", "train_dataloader", "optim_wrapper", "param_scheduler", "train_cfg",
-            "init_checkpoint")
-    d = cfg.to_dict()
-    d["model"] = {k: v for k, v in d["model"].items() if k != "test_cfg"}
-    return paths.stable_hash({k: d.get(k) for k in keys} | {"seed": d["randomness"]["seed"]})
-
-
-def config_hash(cfg: Config, *salt: str) -> str:
-    """Everything the row's numbers depend on (plus e.g. its cross-validated CRF file)."""
-    d = cfg.to_dict()
-    d.pop("work_dir", None)
-    return paths.stable_hash([d, *salt])
-
-
-@register_static_metric("params")
-def count_params(exp: Experiment, metric: str) -> int:
-    """Parameters of the model at the *paper's* widths (never the smoke variant), total or of
-    one submodule: ``params`` or ``params@decode_head.kernels.3``."""
-    cfg = Config.fromfile(str(paths.config_path(exp.config)))
-    if exp.options:
-        cfg.merge_from_dict(exp.options)
-    model = build_model(cfg)
-    module = model.get_submodule(metric.split("@", 1)[1]) if "@" in metric else model
-    return sum(p.numel() for p in module.parameters())
-
-
-def _provenance(spec: TableSpec, exp: Experiment, profile: Profile, data: DataSource | None,
-                seed: int, cfg_hash: str, extra: dict) -> dict:
-    return dict(
-        table=spec.name,
-        row=exp.key,
-        seed=seed,
-        spec_version=spec.version,
-        profile=profile.name,
-        data=data.kind if data else "synthetic",
-        config=exp.config or "",
-        config_hash=cfg_hash,
-        git_sha=paths.git_sha(),
-        versions=paths.versions(),
-        device=paths.device_description(),
-        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
-        extra=extra,
-    )
-
-
-def is_done(path: Path, cfg_hash: str) -> bool:
-    if not path.exists():
-        return False
-    rows = read_file(path)
-    return bool(rows) and all(r.config_hash == cfg_hash and r.status != "failed" for r in rows)
-
-
-@dataclass
-class RunContext:
-    """Everything about *how* rows are run that is the same for every row of a command."""
-
-    profile: Profile
-    results_dir: Path
-    work_root: Path
-    data_root: str | None = None
-    seed: int = 0
-    force: bool = False
-    world_size: int = 1
-    launcher: str = "none"
-
-    @property
-    def rank(self) -> int:
-        return int(os.environ.get("RANK", 0))
-
-
-def run_experiment(
-    spec: TableSpec,
-    exp: Experiment,
-    profile: Profile,
-    *,
-    results_dir: Path,
-    work_root: Path,
-    data_root: str | None = None,
-    seed: int = 0,
-    force: bool = False,
-    world_size: int = 1,
-    launcher: str = "none",
-) -> tuple[str, list[ResultRow]]:
-    """Run one row and write its result file. Returns (what happened, rows)."""
-    ctx = RunContext(profile, Path(results_dir), Path(work_root), data_root, seed, force,
-                     world_size, launcher)
-    return _run(spec, exp, ctx)
-
-
-def _run(spec: TableSpec, exp: Experiment, ctx: RunContext) -> tuple[str, list[ResultRow]]:
-    start = time.time()
-    if ctx.profile.threads:
-        import torch
-
-        torch.set_num_threads(ctx.profile.threads)
-    data = resolve_data(exp.protocol.dataset, ctx.profile, ctx.data_root)
-    out_path = result_path(ctx.results_dir, ctx.profile.name, spec.name, exp.key, ctx.seed)
-    extra: dict = {"launcher": ctx.launcher, "data_root": str(data.root)}
-    values: dict[str, float | str | None] = {}
-    status, cfg_hash = "ok", ""
+def verify_checkpoint(path: Path) -> bool:
+    """True if ``path`` is a complete torch zip checkpoint (every member's CRC checks)."""
     try:
-        cfg, info = build_config(exp, ctx.profile, data, ctx.seed, ctx.world_size)
-        extra.update(info)
-        if ctx.profile.name == "paper" and exp.trained_metrics:
-            extra["weights"] = require_weights(cfg)  # before the hash: it may set the input
-        crf_file = _crf_file(spec, exp, ctx)
-        cfg_hash = config_hash(cfg, crf_file.read_text() if crf_file.exists() else "")
-        if not ctx.force and is_done(out_path, cfg_hash):
-            return "skipped (done, same config hash)", read_file(out_path)
-        check_row_data(exp, data)
-        for metric in {c.metric for c in exp.cells if is_static(c.metric)}:
-            value = STATIC_METRICS[metric.split("@", 1)[0]](exp, metric)
-            values[metric] = value if isinstance(value, str) else float(value)
-        if exp.trained_metrics:
-            metrics, status = _train_and_test(cfg, spec, exp, ctx, extra)
-            values.update(metrics)
-            if status == "awaiting_server" and ctx.rank == 0:
-                from repro.server import package
-
-                archive = package(Path(extra["submission_dir"]), exp.protocol.dataset,
-                                  ctx.results_dir / "submissions" / spec.name / exp.key)
-                extra["submission"] = str(archive)
-                log.warning("%s/%s: upload %s to the evaluation server, then run `repro "
-                            "import-server %s/%s --scores FILE`.", spec.name, exp.key, archive,
-                            spec.name, exp.key)
-    except (DataCheckError, ResultsFileError, UnknownOptionError, WeightsError,
-            WeightsNotFoundError):
-        raise  # the user's to fix: exit 2, no row written
-    except SplitMissingError as e:
-        status = "skipped"
-        extra["error"] = str(e)
-        log.warning("%s/%s skipped: %s", spec.name, exp.key, e)
-    except Exception as e:  # noqa: BLE001 - one failing row must not stop the table
-        from repro.hooks import NonFiniteLossError
-
-        status = "nan_loss" if isinstance(e, NonFiniteLossError) else "failed"
-        extra["error"] = f"{type(e).__name__}: {e}"
-        extra["traceback"] = traceback.format_exc(limit=8)
-        log.error("%s/%s failed: %s", spec.name, exp.key, extra["error"])
-
-    extra["duration_s"] = round(time.time() - start, 1)
-    base = _provenance(spec, exp, ctx.profile, data, ctx.seed, cfg_hash, extra)
-    rows = []
-    for cell in exp.cells:
-        value = values.get(cell.metric)
-        cell_status = "ok" if is_static(cell.metric) and value is not None else status
-        if cell.metric not in values and status == "ok" and not is_static(cell.metric):
-            cell_status = "not_reproduced"  # e.g. ImageNet error: nothing here produces it
-        rows.append(ResultRow(metric=cell.metric, value=value, status=cell_status,
-                              paper=cell.paper, duration_s=extra["duration_s"], **base))
-    # Metrics the paper does not print but a reader wants (per-class IoU, accuracies).
-    for metric, value in values.items():
-        if metric not in {c.metric for c in exp.cells}:
-            rows.append(ResultRow(metric=metric, value=value, status=status, paper=None,
-                                  duration_s=extra["duration_s"], **base))
-    if ctx.rank == 0:
-        write_rows(out_path, rows)
-    return status, rows
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is None
+    except (OSError, zipfile.BadZipFile, EOFError):
+        return False
 
 
-def check_row_data(exp: Experiment, data: DataSource) -> None:
-    """The quick data check of the splits a row trains and evaluates on (DataCheckError)."""
-    from repro.data.check import require_valid_data
-
-    p = exp.protocol
-    train = p.train_split.split("+")
-    labels = {s: p.train_labels for s in train}
-    labels[p.eval_split] = None if p.eval_split == "test" else p.eval_labels
-    require_valid_data(p.dataset, data.root, [*train, p.eval_split], labels=labels)
+def _set_aside(path: Path) -> Path:
+    aside = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    os.replace(path, aside)
+    log.warning("Checkpoint %s is damaged (incomplete or corrupt): set aside as %s.", path, aside)
+    return aside
 
 
-def _work_dir(cfg: Config, exp: Experiment, ctx: RunContext) -> Path:
-    stem = exp.config.split("/")[-1].removesuffix(".py")
-    return ctx.work_root / ctx.profile.name / f"{stem}-{training_hash(cfg)}"
+def _iteration(path: Path) -> int:
+    try:
+        return int(path.stem.split("_")[-1])
+    except ValueError:
+        return -1
 
 
-def _final_checkpoint(cfg: Config, exp: Experiment, ctx: RunContext) -> Path:
-    return _work_dir(cfg, exp, ctx) / f"iter_{cfg.train_cfg.max_iters}.pth"
+def latest_good_checkpoint(work_dir: Path) -> Path | None:
+    """The newest ``iter_N.pth`` in ``work_dir`` that verifies; damaged newer ones are set
+    aside."""
+    for ckpt in sorted(Path(work_dir).glob("iter_*.pth"), key=_iteration, reverse=True):
+        if verify_checkpoint(ckpt):
+            return ckpt
+        _set_aside(ckpt)
+    return None
 
 
-def row_ref(spec: TableSpec, key: str) -> tuple[TableSpec, Experiment]:
-    """A row named from another row: ``key`` in the same table or ``paper/tableN/key``."""
-    from repro.tables.registry import get_table
-
-    if "/" in key:
-        table, _, key = key.rpartition("/")
-        spec = get_table(table)
-    return spec, spec.experiment(key)
+# ---------------------------------------------------------------------------------------------
+# mmengine configs at run time (not part of any hash)
 
 
-def checkpoint_of(spec: TableSpec, key: str, ctx: RunContext) -> Path:
-    """The final checkpoint of another row (same table, or ``paper/tableN/key``), training that
-    row first if needed (which also records its results)."""
-    spec, other = row_ref(spec, key)
-    key = other.key
-    data = resolve_data(other.protocol.dataset, ctx.profile, ctx.data_root)
-    cfg, _ = build_config(other, ctx.profile, data, ctx.seed, ctx.world_size)
-    _resolve_init(cfg, spec, other, ctx)
-    final = _final_checkpoint(cfg, other, ctx)
-    if not final.exists():
-        log.warning("Training %s/%s first: another row of the table needs it.", spec.name, key)
-        status, rows = _run(spec, other, replace_ctx(ctx, force=True))
-        if not final.exists():
-            raise RuntimeError(
-                f"{spec.name}/{key} ({status}) did not produce {final}: "
-                f"{rows[0].extra.get('error', 'see its result file') if rows else ''}"
-            )
-    return final
+def _runtime_cfg(cfg_dict: dict, work_dir: Path, task: str, settings: Settings):
+    from mmengine.config import Config
 
-
-def replace_ctx(ctx: RunContext, **changes) -> RunContext:
-    from dataclasses import replace
-
-    return replace(ctx, **changes)
-
-
-def _resolve_init(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext) -> None:
-    """Multi-stage schedules: the init checkpoint is part of the training (and its hash)."""
-    if exp.init_from:
-        cfg.init_checkpoint = str(checkpoint_of(spec, exp.init_from, ctx))
-
-
-def _resolve_members(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext) -> None:
-    members = []
-    for key in exp.members:
-        _, member = row_ref(spec, key)
-        data = resolve_data(member.protocol.dataset, ctx.profile, ctx.data_root)
-        mcfg, _ = build_config(member, ctx.profile, data, ctx.seed, ctx.world_size)
-        members.append(dict(model=mcfg.model.to_dict(),
-                            checkpoint=str(checkpoint_of(spec, key, ctx))))
-    cfg.model = ConfigDict(type="EnsembleSegmentor", members=members)
-
-
-def _crf_file(spec: TableSpec, exp: Experiment, ctx: RunContext) -> Path:
-    """Where `repro crf-cv` keeps a row's cross-validated CRF parameters."""
-    return ctx.results_dir / "crf" / ctx.profile.name / spec.name / f"{exp.key}.json"
-
-
-def default_tta_pipeline(with_labels: bool) -> list[dict]:
-    """DeepLab's multi-scale test (scales 0.5..1.75, Chen et al. TPAMI 2017) with flips, for
-    configs that do not state their own ``tta_pipeline``."""
-    ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-    return [
-        dict(type="LoadImageFromFile"),
-        dict(type="TestTimeAug", transforms=[
-            [dict(type="Resize", scale_factor=r, keep_ratio=True) for r in ratios],
-            [dict(type="RandomFlip", prob=0.0, direction="horizontal"),
-             dict(type="RandomFlip", prob=1.0, direction="horizontal")],
-            [dict(type="LoadAnnotations")] if with_labels else [],
-            [dict(type="PackSegInputs")],
-        ]),
-    ]
-
-
-def _runner_cfg(cfg: Config, work_dir: Path, desc: str) -> Config:
-    cfg = copy.deepcopy(cfg)
+    cfg = Config(copy.deepcopy(cfg_dict), format_python_code=False)  # no yapf: it costs seconds
     cfg.work_dir = str(work_dir)
-    cfg.log_level = os.environ.get("REPRO_LOG_LEVEL", "WARNING")
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
+    # Unique per run: mmengine keys its logger, message hub and visualizer instances by name.
+    cfg.experiment_name = f"{task.replace('/', '_').replace(' ', '_')}-{stamp}"
+    if cfg.get("visualizer"):
+        cfg.visualizer.name = f"visualizer-{stamp}"
+    # WARNING while the Runner is built (it logs its environment and the whole config at INFO);
+    # _build_runner then lets INFO through to the run's log file.
+    cfg.log_level = "WARNING"
     cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [
         dict(type="FiniteLossHook"),
         dict(type="RNGStateHook"),
-        dict(type="ProgressBarHook", desc=desc),
+        dict(type="ProgressHook", task=task),
     ]
-    if "visualization" in cfg.default_hooks:
-        cfg.default_hooks.visualization = dict(type="SegVisualizationHook", draw=False)
-    if cfg.get("launcher", "none") != "none":
+    if "checkpoint" in cfg.default_hooks:
+        cfg.default_hooks.checkpoint.backend_args = dict(backend="atomic_local")
+    cfg.default_hooks.pop("visualization", None)  # draws nothing here (not an mmengine default)
+    _guard_datasets(cfg)
+    cfg.launcher = settings.launcher
+    if settings.launcher != "none":
         # Some rows leave parameters without gradient in a step (e.g. an auxiliary loss).
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel",
                                      find_unused_parameters=True)
-        if not torch_cuda():  # CPU DDP takes no device ids (mmengine passes LOCAL_RANK)
+        if not _cuda():  # CPU DDP takes no device ids (mmengine passes LOCAL_RANK)
             cfg.env_cfg.dist_cfg = dict(backend="gloo")
             cfg.model_wrapper_cfg["device_ids"] = None
     return cfg
 
 
-def torch_cuda() -> bool:
+def _guard_datasets(cfg) -> None:
+    """Wrap every dataset pipeline in ``GuardedPipeline`` so that a file that fails to load,
+    or a label with values outside the classes, is named (``repro.data.guard``)."""
+    for key in ("train_dataloader", "test_dataloader"):
+        dl = cfg.get(key)
+        if not dl:
+            continue
+        stack = [dl.dataset]
+        while stack:
+            ds = stack.pop()
+            if "datasets" in ds:  # ConcatDataset
+                stack.extend(ds.datasets)
+            elif "dataset" in ds:  # wrappers
+                stack.append(ds.dataset)
+            elif ds.get("pipeline"):
+                num_classes = 19 if "Cityscapes" in str(ds.get("type")) else 21
+                ds.pipeline = [dict(type="GuardedPipeline", transforms=list(ds.pipeline),
+                                    num_classes=num_classes)]
+
+
+def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
 
 
-def init_cpu_distributed(launcher: str) -> None:
-    """mmengine's pytorch launcher calls torch.cuda.set_device unconditionally; on CPU the
-    gloo process group is set up here instead (mmengine then finds it initialised)."""
-    import torch.distributed as dist
+def _quiet_console(runner) -> None:
+    """mmengine logs INFO to the console and the run's log file; keep the file, silence the
+    console below WARNING (progress comes from repro.progress) and drop known noise."""
+    from repro._quiet import NoiseFilter
 
-    if launcher != "none" and not torch_cuda() and not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
-
-
-def _train(cfg: Config, exp: Experiment, ctx: RunContext, extra: dict, desc: str) -> Path:
-    """Train (or resume, or reuse) the row's model; returns the final checkpoint."""
-    from mmengine.runner import Runner, find_latest_checkpoint
-
-    work_dir = _work_dir(cfg, exp, ctx)
-    final = work_dir / f"iter_{cfg.train_cfg.max_iters}.pth"
-    extra.update(training_hash=training_hash(cfg), work_dir=str(work_dir))
-    if final.exists():
-        extra["trained"] = "reused checkpoint"
-        return final
-    tcfg = _runner_cfg(cfg, work_dir, desc)
-    init = tcfg.pop("init_checkpoint", None)
-    if work_dir.exists() and find_latest_checkpoint(str(work_dir)):
-        tcfg.resume, tcfg.load_from = True, None  # after a kill: go on from the last checkpoint
-        extra["trained"] = "resumed"
-    else:
-        tcfg.resume, tcfg.load_from = False, init  # stage N starts from stage N-1's weights
-        extra["trained"] = "now" + (f", initialised from {init}" if init else "")
-    Runner.from_cfg(tcfg).train()
-    return final
+    runner.logger.setLevel(logging.INFO)
+    for handler in runner.logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.INFO)
+        elif isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.INFO if os.environ.get("REPRO_LOG_LEVEL") == "INFO"
+                             else logging.WARNING)
+            handler.addFilter(NoiseFilter())
 
 
-def _train_and_test(cfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext,
-                    extra: dict) -> tuple[dict, str]:
+def _build_runner(cfg):
     from mmengine.runner import Runner
 
     import repro.plugins  # noqa: F401 - registers the plugins in this process
 
-    desc = f"{spec.name}/{exp.key}"
-    cfg.launcher = ctx.launcher
-    init_cpu_distributed(ctx.launcher)
-    protocol = exp.protocol
-    if exp.members:
-        _resolve_members(cfg, spec, exp, ctx)
-        extra["members"] = list(exp.members)
-        test_work_dir = ctx.work_root / ctx.profile.name / f"ensemble-{config_hash(cfg)}"
-        checkpoint = None
+    with mmengine_output():
+        runner = Runner.from_cfg(cfg)
+    _quiet_console(runner)
+    return runner
+
+
+def mmengine_output():
+    """mmengine and mmseg print some messages (e.g. which checkpoint they load) on stdout:
+    while they work, stdout goes to stderr (without the known noise, repro._quiet), so that
+    stdout carries only the command's output."""
+    import contextlib
+    import sys
+
+    from repro._quiet import FilteredStream
+
+    @contextlib.contextmanager
+    def redirected():
+        stream = FilteredStream(sys.stderr)
+        with contextlib.redirect_stdout(stream):
+            yield
+        stream.flush()
+
+    return redirected()
+
+
+def _data_error(e: BaseException) -> DataFileError | None:
+    """The DataFileError behind ``e`` (also when re-raised by a DataLoader worker)."""
+    from repro.data.guard import DataFileError as GuardError
+
+    if isinstance(e, GuardError):
+        return DataFileError(str(e))
+    text = str(e)
+    if "GuardedPipeline" in text or "DataFileError" in text:
+        lines = [ln for ln in text.splitlines() if "DataFileError:" in ln]
+        if lines:
+            return DataFileError(lines[-1].split("DataFileError:", 1)[1].strip())
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks (module level: they run in worker processes)
+
+
+def _init_process(settings: Settings, queue=None) -> None:
+    if settings.profile.threads:
+        import torch
+
+        torch.set_num_threads(settings.profile.threads)
+    if settings.launcher != "none" and not _cuda():
+        # mmengine's pytorch launcher calls torch.cuda.set_device unconditionally; on CPU the
+        # gloo process group is set up here instead (mmengine then finds it initialised).
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group(backend="gloo")
+    if queue is not None:
+        from repro import hooks
+
+        hooks.set_progress_sink(queue.put)
+
+
+def _barrier() -> None:
+    """Wait for every rank (no-op without an initialised process group)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def train(t: Training, settings: Settings) -> dict:
+    """Train (or resume, or reuse) ``t``; returns provenance: how, final loss, seconds.
+    Under torchrun, rank 0 alone verifies and sets aside checkpoints (it alone writes them);
+    the ranks wait for each other around it."""
+    start = time.time()
+    final = t.final
+    summary_file = t.work_dir / "train_summary.json"
+    if _rank() == 0:
+        if final.exists() and not verify_checkpoint(final):
+            _set_aside(final)
+        latest_good_checkpoint(t.work_dir)  # sets aside damaged newer ones
+    _barrier()
+    if final.exists():
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+        return dict(trained="reused checkpoint", final_loss=summary.get("final_loss"),
+                    seconds=0.0)
+    cfg = _runtime_cfg(t.cfg, t.work_dir, f"train {t.label}", settings)
+    checkpoints = sorted(t.work_dir.glob("iter_*.pth"), key=_iteration)
+    if checkpoints:  # after a kill: go on from the last good checkpoint
+        cfg.resume, cfg.load_from = True, str(checkpoints[-1])
+        how = f"resumed from {checkpoints[-1].name}"
     else:
-        _resolve_init(cfg, spec, exp, ctx)
-        checkpoint = _train(cfg, exp, ctx, extra, desc)
-        test_work_dir = checkpoint.parent
-
-    tcfg = _runner_cfg(cfg, test_work_dir, desc)
-    tcfg.pop("init_checkpoint", None)
-    tcfg.load_from, tcfg.resume = (str(checkpoint) if checkpoint else None), False
-    if protocol.multi_scale:
-        with_labels = protocol.eval_split != "test"
-        pipeline = tcfg.get("tta_pipeline") or default_tta_pipeline(with_labels)
-        if not with_labels:  # test images have no labels: drop LoadAnnotations everywhere
-            pipeline = _without_annotations(pipeline)
-        tcfg.test_dataloader.dataset.pipeline = pipeline
-        tcfg.model = ConfigDict(type="ProbTTAModel", module=tcfg.model)
-    if protocol.eval_split == "test":
-        sub = test_work_dir / "submission" / spec.name.replace("/", "_") / exp.key
-        tcfg.test_evaluator.output_dir = str(sub)
-        extra["submission_dir"] = str(sub)
-    if protocol.crf:
-        params = _crf_params(tcfg, spec, exp, ctx, extra)
-        # One bar for the evaluation, not one per batch of the CRF pool.
-        tcfg.test_evaluator.postprocess = dict(type="DenseCRF", progress=False, **params)
-    if "proposals" in (tcfg.model.get("test_cfg") or {}):  # DeconvNet: which proposals
-        extra["proposals"] = tcfg.model.test_cfg.proposals
-    runner = Runner.from_cfg(tcfg)
-    metrics = runner.test() or {}
-    metrics = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-    status = "awaiting_server" if protocol.eval_split == "test" else "ok"
-    return metrics, status
+        init = str(t.upstream.final) if t.upstream else None
+        cfg.resume, cfg.load_from = False, init
+        how = "now" + (f", initialised from {t.upstream.label}" if init else "")
+    runner = _build_runner(cfg)
+    with mmengine_output():
+        runner.train()
+    _barrier()
+    if not verify_checkpoint(final):
+        raise RuntimeError(f"Training ended without a complete final checkpoint {final}.")
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    return dict(trained=how, final_loss=summary.get("final_loss"),
+                seconds=round(time.time() - start, 1))
 
 
-def _without_annotations(pipeline: list) -> list:
-    out = []
-    for t in pipeline:
-        if t["type"] == "LoadAnnotations":
-            continue
-        if t["type"] == "TestTimeAug":
-            t = dict(t, transforms=[[x for x in group if x["type"] != "LoadAnnotations"]
-                                    for group in t["transforms"]])
-            t["transforms"] = [g for g in t["transforms"] if g]
-        out.append(t)
-    return out
+def _eval_work_dir(row: RowPlan, settings: Settings) -> Path:
+    if row.training is not None:
+        return row.training.work_dir
+    return settings.work_root / settings.profile.name / f"eval-{row.hash}"
 
 
-def _crf_params(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext,
-                extra: dict) -> dict:
-    """The row's CRF parameters: given in the protocol, or cross-validated (DeepLab protocol)
-    by `repro crf-cv`, which runs now if it has not yet."""
-    crf = exp.protocol.crf
-    if isinstance(crf, dict):
-        extra["crf"] = dict(crf, source="protocol")
-        return dict(crf)
-    path = _crf_file(spec, exp, ctx)
-    if not path.exists():
-        cross_validate_crf(tcfg, spec, exp, ctx, **ctx.profile.crf_cv)
-    result = json.loads(path.read_text())
-    params = {k: result["best"][k] for k in ("w1", "sigma_alpha", "sigma_beta", "w2",
-                                             "sigma_gamma", "iterations") if k in result["best"]}
-    extra["crf"] = dict(params, source=f"cross-validated ({path})",
-                        strategy=result.get("strategy"), cv_mIoU=result.get("best_miou"))
-    return params
+def _eval_cfg(cfg_dict: dict, row: RowPlan, settings: Settings, work_dir: Path, task: str):
+    cfg = _runtime_cfg(cfg_dict, work_dir, task, settings)
+    if row.training is not None:
+        cfg.load_from = str(row.training.final)
+    if row.members:
+        model = cfg.model if cfg.model.type == "EnsembleSegmentor" else cfg.model.module
+        for member, t in zip(model.members, row.members):
+            member["checkpoint"] = str(t.final)
+    cfg.resume = False
+    return cfg
 
 
-def cross_validate_crf(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunContext,
-                       grid="v2", strategy: str = "fast", num_images: int = 100) -> Path:
-    """DeepLab's CRF cross-validation for a trained row: the model's probabilities on
-    ``num_images`` val images (fixed seed) are saved once, then the grid is searched."""
-    from mmengine.runner import Runner
-
+def cross_validate(row: RowPlan, settings: Settings) -> dict:
+    """DeepLab's CRF cross-validation for ``row`` (``row.crf`` is a CrfCV): the model's
+    probabilities on ``num_images`` val images (fixed seed) are saved once, then the grid is
+    searched; the result file records the plan's key."""
     from repro.crf.cv import main_crf_cv, save_probabilities, select_images
 
-    cv_cfg = copy.deepcopy(tcfg)
+    cv: CrfCV = row.crf
+    work_dir = _eval_work_dir(row, settings)
+    cfg = _eval_cfg(cv.cfg, row, settings, work_dir, f"crf-cv {row.label}")
     for key in ("postprocess", "output_dir", "format_only"):
-        cv_cfg.test_evaluator.pop(key, None)
-    if exp.protocol.eval_split == "test":  # no labels: cross-validate on val, as DeepLab did
-        val = dataclasses.replace(exp.protocol, eval_split="val")
-        apply_protocol(cv_cfg, val, cv_cfg.test_dataloader.dataset.data_root)
-        pipeline = cv_cfg.test_dataloader.dataset.pipeline
-        if not any(t["type"] == "LoadAnnotations" for t in pipeline):
-            pipeline.insert(1, dict(type="LoadAnnotations"))
-    runner = Runner.from_cfg(cv_cfg)
-    if cv_cfg.load_from:
-        runner.load_checkpoint(cv_cfg.load_from)
+        cfg.test_evaluator.pop(key, None)
+    runner = _build_runner(cfg)
+    if cfg.load_from:
+        with mmengine_output():
+            runner.load_checkpoint(cfg.load_from)
     dataset = runner.test_dataloader.dataset
     names = [Path(dataset.get_data_info(i)["img_path"]).stem for i in range(len(dataset))]
-    chosen = set(select_images(names, n=min(num_images, len(names)), seed=0))
-    out_dir = Path(cv_cfg.work_dir) / "crf_cv" / spec.name.replace("/", "_") / exp.key
+    chosen = set(select_images(names, n=min(cv.num_images, len(names)), seed=0))
+    out_dir = work_dir / "crf_cv" / row.spec.name.replace("/", "_") / f"{row.exp.key}-{cv.key}"
 
     def items():
         runner.model.eval()
@@ -536,25 +324,339 @@ def cross_validate_crf(tcfg: Config, spec: TableSpec, exp: Experiment, ctx: RunC
 
     # Every rank saves its shard; collective=True merges them and waits for all ranks.
     save_probabilities(out_dir, items(), collective=True)
-    out = _crf_file(spec, exp, ctx)
-    main_crf_cv(out_dir, grid=grid, strategy=strategy, out=out)
-    return out
+    result = main_crf_cv(out_dir, grid=cv.grid, strategy=cv.strategy, out=cv.out,
+                         progress=False)
+    if _rank() == 0:
+        result["plan_key"] = cv.key
+        from repro.results import atomic_write_json
+
+        atomic_write_json(cv.out, result)
+    return crf_params(result)
 
 
-def crf_cv_row(spec: TableSpec, exp: Experiment, profile: Profile, *, results_dir: Path,
-               work_root: Path, data_root: str | None = None, seed: int = 0, grid="v2",
-               strategy: str = "fast", num_images: int = 100) -> Path:
-    """`repro crf-cv TABLE/ROW`: train the row's model if needed, save its probabilities on
-    ``num_images`` val images, search the grid; the row's CRF evaluation then uses the result."""
-    ctx = RunContext(profile, Path(results_dir), Path(work_root), data_root, seed)
-    data = resolve_data(exp.protocol.dataset, profile, data_root)
-    cfg, _ = build_config(exp, profile, data, seed)
-    if exp.members:
-        raise ValueError(f"{spec.name}/{exp.key} is an ensemble: cross-validate a member row.")
-    _resolve_init(cfg, spec, exp, ctx)
-    checkpoint = _train(cfg, exp, ctx, {}, f"{spec.name}/{exp.key}")
-    tcfg = _runner_cfg(cfg, checkpoint.parent, f"{spec.name}/{exp.key}")
-    tcfg.pop("init_checkpoint", None)
-    tcfg.load_from, tcfg.resume = str(checkpoint), False
-    return cross_validate_crf(tcfg, spec, exp, ctx, grid=grid, strategy=strategy,
-                              num_images=num_images)
+CRF_KEYS = ("w1", "sigma_alpha", "sigma_beta", "w2", "sigma_gamma", "iterations")
+
+
+def crf_params(result: dict) -> dict:
+    return {k: result["best"][k] for k in CRF_KEYS if k in result["best"]}
+
+
+def current_crf(cv: CrfCV) -> dict | None:
+    """The cross-validated parameters of ``cv`` if its file exists with the same plan key."""
+    if not cv.out.is_file():
+        return None
+    try:
+        result = json.loads(cv.out.read_text())
+    except json.JSONDecodeError:
+        return None
+    return crf_params(result) if result.get("plan_key") == cv.key else None
+
+
+def evaluate(row: RowPlan, settings: Settings, crf: dict | None) -> dict:
+    """Evaluate ``row`` (its training is done); returns metrics and provenance."""
+    import numpy as np
+
+    from repro.metrics.confusion import trivial_miou
+
+    start = time.time()
+    work_dir = _eval_work_dir(row, settings)
+    cfg = _eval_cfg(row.cfg, row, settings, work_dir, f"eval {row.label}")
+    extra: dict = {}
+    if row.exp.protocol.eval_split == "test":
+        sub = work_dir / "submission" / row.spec.name.replace("/", "_") / row.exp.key
+        cfg.test_evaluator.output_dir = str(sub)
+        extra["submission_dir"] = str(sub)
+    if crf:
+        # One bar for the evaluation, not one per batch of the CRF pool.
+        cfg.test_evaluator.postprocess = dict(type="DenseCRF", progress=False, **crf)
+    if "proposals" in (cfg.model.get("test_cfg") or {}):  # DeconvNet: which proposals
+        extra["proposals"] = cfg.model.test_cfg.proposals
+    runner = _build_runner(cfg)
+    with mmengine_output():
+        metrics = runner.test() or {}
+    values = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    metric = runner.test_evaluator.metrics[0]
+    mat = getattr(metric, "last_confusion", None)
+    if mat is not None and row.exp.protocol.eval_split != "test" and np.asarray(mat).sum():
+        values["trivial_mIoU"] = 100.0 * trivial_miou(mat)
+    extra["eval_seconds"] = round(time.time() - start, 1)
+    return dict(values=values, extra=extra)
+
+
+def static_values(row: RowPlan) -> dict:
+    out = {}
+    for cell in row.exp.static_cells:
+        value = cell.static(row.exp, cell.metric)
+        out[cell.metric] = value if isinstance(value, str) else float(value)
+    return dict(values=out, extra={})
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", 0))
+
+
+@dataclass
+class _Task:
+    kind: str  # "train", "crf", "eval"
+    key: str
+    payload: object
+    deps: set[str] = field(default_factory=set)
+    rows: list[RowPlan] = field(default_factory=list)  # rows waiting on it (for failures)
+
+
+def _call(kind: str, payload, settings: Settings, extra=None):
+    """Run one task (in a worker or in this process); exceptions are returned as text so that
+    they cross the process boundary intact."""
+    try:
+        if kind == "train":
+            return "ok", train(payload, settings)
+        if kind == "crf":
+            return "ok", cross_validate(payload, settings)
+        if kind == "static":
+            return "ok", static_values(payload)
+        return "ok", evaluate(payload, settings, extra)
+    except Exception as e:  # noqa: BLE001 - reported per task by the scheduler
+        from repro.hooks import NonFiniteLossError
+
+        data = _data_error(e)
+        if data is not None:
+            return "data_error", str(data)
+        status = "nan_loss" if isinstance(e, NonFiniteLossError) else "failed"
+        return status, dict(error=f"{type(e).__name__}: {e}",
+                            traceback=traceback.format_exc(limit=8))
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheduler
+
+
+class Executor:
+    """Runs a plan's tasks in dependency order and records every row (module docstring)."""
+
+    def __init__(self, plan: Plan, settings: Settings, jobs: int = 1, display=None,
+                 on_recorded=None):
+        self.plan, self.s, self.jobs = plan, settings, max(1, jobs)
+        self.display = display
+        self.on_recorded = on_recorded or (lambda row, status, rows, note: None)
+        self.tasks: dict[str, _Task] = {}
+        self.outcomes: dict[str, tuple[str, object]] = {}
+        self.data_error: str | None = None
+        self._build()
+
+    def _add(self, task: _Task) -> _Task:
+        return self.tasks.setdefault(task.key, task)
+
+    def _training_task(self, t: Training) -> str:
+        key = f"train:{t.key}"
+        if key not in self.tasks:
+            deps = {self._training_task(t.upstream)} if t.upstream else set()
+            self._add(_Task("train", key, t, deps))
+        return key
+
+    def _build(self) -> None:
+        for row in self.plan.rows:
+            if row.action == "done":
+                continue
+            deps: set[str] = set()
+            if row.action == "static":
+                self._add(_Task("static", f"static:{row.label}", row))
+                continue
+            for t in ([row.training] if row.training else []) + list(row.members):
+                deps.add(self._training_task(t))
+            if isinstance(row.crf, CrfCV) and (self.s.force or current_crf(row.crf) is None):
+                key = f"crf:{row.label}"
+                self._add(_Task("crf", key, row, set(deps)))
+                deps = deps | {key}
+            self._add(_Task("eval", f"eval:{row.label}", row, deps))
+
+    @property
+    def total(self) -> int:
+        return len(self.tasks)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def _ready(self, pending: dict[str, _Task]) -> list[_Task]:
+        return [t for t in pending.values()
+                if all(d in self.outcomes for d in t.deps)]
+
+    def _failed_dep(self, task: _Task) -> tuple[str, dict] | None:
+        for d in sorted(task.deps):
+            status, info = self.outcomes[d]
+            if status != "ok":
+                info = info if isinstance(info, dict) else {"error": str(info)}
+                what = f"{d.split(':', 1)[0]} of {self.tasks[d].payload.label}"
+                return ("nan_loss" if status == "nan_loss" else "failed",
+                        dict(info, error=f"{what} failed: {info.get('error', status)}"))
+        return None
+
+    def _crf_for(self, row: RowPlan):
+        if isinstance(row.crf, dict):
+            return dict(row.crf), dict(row.crf, source="protocol")
+        if isinstance(row.crf, CrfCV):
+            key = f"crf:{row.label}"
+            params = self.outcomes[key][1] if key in self.outcomes else current_crf(row.crf)
+            return params, dict(params, source=f"cross-validated ({row.crf.out})",
+                                grid=row.crf.grid, strategy=row.crf.strategy)
+        return None, None
+
+    def run(self) -> dict[str, tuple[str, object]]:
+        pending = dict(self.tasks)
+        if self.jobs == 1 or self.s.launcher != "none":
+            self._run_serial(pending)
+        else:
+            self._run_pool(pending)
+        return self.outcomes
+
+    def _start(self, task: _Task):
+        """(kind, payload, extra) to call, or None when the task is settled without running."""
+        failed = self._failed_dep(task)
+        if failed:
+            self.outcomes[task.key] = failed
+            self._finished(task)
+            return None
+        extra = None
+        if task.kind == "eval":
+            extra, _ = self._crf_for(task.payload)
+        return task.kind, task.payload, extra
+
+    def _run_serial(self, pending: dict[str, _Task]) -> None:
+        from repro import hooks
+
+        _init_process(self.s)
+        if self.display is not None:
+            hooks.set_progress_sink(self.display.event)
+        while pending and self.data_error is None:
+            ready = self._ready(pending)
+            if not ready:
+                raise RuntimeError(f"Dependency cycle among {sorted(pending)}.")
+            task = ready[0]
+            del pending[task.key]
+            call = self._start(task)
+            if call is None:
+                continue
+            kind, payload, extra = call
+            self.outcomes[task.key] = _call(kind, payload, self.s, extra)
+            self._finished(task)
+
+    def _run_pool(self, pending: dict[str, _Task]) -> None:
+        import multiprocessing as mp
+        import queue as queue_mod
+
+        ctx = mp.get_context("spawn")
+        events = ctx.Queue()
+        running: dict = {}
+        with ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_process,
+                                 initargs=(self.s, events)) as pool:
+            while (pending or running) and not (self.data_error and not running):
+                if self.data_error is None:
+                    # Longest work first among the ready tasks: trainings before evaluations.
+                    for task in sorted(self._ready(pending), key=lambda t: t.kind != "train"):
+                        if len(running) >= self.jobs:
+                            break
+                        del pending[task.key]
+                        call = self._start(task)
+                        if call is not None:
+                            kind, payload, extra = call
+                            running[pool.submit(_call, kind, payload, self.s, extra)] = task
+                if not running:
+                    if pending and not self._ready(pending):
+                        raise RuntimeError(f"Dependency cycle among {sorted(pending)}.")
+                    continue
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                while True:
+                    try:
+                        event = events.get_nowait()
+                    except queue_mod.Empty:
+                        break
+                    if self.display is not None:
+                        self.display.event(event)
+                for future in done:
+                    task = running.pop(future)
+                    self.outcomes[task.key] = future.result()
+                    self._finished(task)
+
+    def _finished(self, task: _Task) -> None:
+        status, info = self.outcomes[task.key]
+        if status == "data_error":
+            self.data_error = str(info)
+        if self.display is not None:
+            self.display.task_done(f"{task.kind} {task.payload.label}")
+            if task.kind == "train" and status == "ok":
+                self.display.line(f"   trained {task.payload.label} ({info['trained']}, "
+                                  f"{info['seconds']:.0f} s)")
+        if task.kind in ("eval", "static"):
+            self._record(task.payload, status, info)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def _record(self, row: RowPlan, status: str, info) -> None:
+        if status == "data_error" or _rank() != 0:
+            return
+        values: dict = {}
+        extra = dict(row.info, launcher=self.s.launcher, data_root=str(row.data.root),
+                     data_fingerprint=row.data_fingerprint, notes=list(row.notes))
+        if status == "ok":
+            values = info["values"]
+            extra.update(info["extra"])
+            if row.exp.protocol.eval_split == "test" and row.trains | bool(row.members) | \
+                    bool(row.released):
+                status = "awaiting_server"
+        else:
+            extra.update(info)
+        if row.training is not None:
+            train = self.outcomes.get(f"train:{row.training.key}")
+            if train and train[0] == "ok":
+                extra.update(trained=train[1]["trained"], work_dir=str(row.training.work_dir),
+                             train_seconds=train[1]["seconds"])
+                if train[1].get("final_loss") is not None and status in GOOD:
+                    values["final_loss"] = float(train[1]["final_loss"])
+            extra["stages"] = [t.label for t in row.training.chain()]
+        if row.members:
+            extra["members"] = list(row.exp.members)
+        if row.crf is not None:
+            _, extra["crf"] = self._crf_for(row)
+        if status == "awaiting_server":
+            self._package(row, extra)
+        rows = self._rows(row, status, values, extra)
+        note = store(row.result_path, rows, force=self.s.force)
+        self.on_recorded(row, status, rows, note)
+
+    def _package(self, row: RowPlan, extra: dict) -> None:
+        from repro.server import package
+
+        archive = package(Path(extra["submission_dir"]), row.exp.protocol.dataset,
+                          self.s.results_dir / "submissions" / row.spec.name / row.exp.key)
+        extra["submission"] = str(archive)
+
+    def _rows(self, row: RowPlan, status: str, values: dict, extra: dict) -> list[ResultRow]:
+        duration = sum(float(extra.get(k) or 0) for k in ("train_seconds", "eval_seconds"))
+        base = dict(
+            table=row.spec.name, row=row.exp.key, seed=row.seed, spec_version=row.spec.version,
+            profile=row.profile, data=row.data.kind, config=row.exp.config or "",
+            config_hash=row.hash, git_sha=paths.git_sha(), versions=paths.versions(),
+            device=paths.device_description(),
+            timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+            duration_s=round(duration, 1), extra=extra, overrides=dict(row.overrides),
+            user_row=row.user_row,
+            weights="released" if row.released else "trained",
+        )
+        rows = []
+        for cell in row.exp.cells:
+            static = cell.static is not None
+            value = values.get(cell.metric)
+            cell_status = status
+            if static:
+                cell_status = "ok" if value is not None else status
+            elif status == "ok" and cell.metric not in values:
+                cell_status = "not_reproduced"  # e.g. ImageNet error: nothing here produces it
+            rows.append(ResultRow(metric=cell.metric, value=value, status=cell_status,
+                                  paper=cell.paper, **dict(base, weights="none")
+                                  if static else base))
+        shown = {c.metric for c in row.exp.cells}
+        # Metrics the paper does not print but a reader wants (per-class IoU, accuracies,
+        # the trivial baseline, the final loss).
+        for metric, value in values.items():
+            if metric not in shown:
+                rows.append(ResultRow(metric=metric, value=value, status=status, paper=None,
+                                      **base))
+        return rows

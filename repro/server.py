@@ -16,6 +16,7 @@ submission locally with the same scorer, which tests the round trip end to end.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import tarfile
@@ -23,7 +24,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
-from repro.results import read_file, result_path, write_rows
+from repro.results import read_file, store
 
 
 def package(pred_dir: Path, dataset: str, out_dir: Path) -> Path:
@@ -51,22 +52,57 @@ def package(pred_dir: Path, dataset: str, out_dir: Path) -> Path:
     return archive
 
 
+class ServerScoresError(ValueError):
+    """A server scores file the harness cannot take: names the file and the fix."""
+
+
+def class_names(dataset: str) -> list[str]:
+    """The class names of the dataset's scores, in mmseg's order (VOC with background)."""
+    if dataset == "voc":
+        from repro.data.synth import VOC_CLASSES
+
+        return list(VOC_CLASSES)
+    from repro.metrics.cityscapes import CLASS_NAMES
+
+    return list(CLASS_NAMES)
+
+
 def parse_scores(path: Path, class_names: list[str]) -> dict[str, float]:
     """Per-class IoU (percent) from the server: JSON ``{"aeroplane": 87.5, ...}`` (or with
     ``IoU.`` keys), or the text the VOC/Cityscapes servers show, one ``name value`` per line.
-    A ``mean``/``mIoU`` entry is taken as the mean IoU; otherwise it is the mean of classes."""
+    A ``mean``/``mIoU`` entry is taken as the mean IoU; otherwise it is the mean of classes.
+    Every value must be a number in 0..100 (ServerScoresError otherwise, naming the entry)."""
     path = Path(path)
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ServerScoresError(f"Cannot read the server scores {path} ({e}): give the file "
+                                "the server produced (JSON or 'class value' lines).") from e
     try:
         raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ServerScoresError(
+                f"{path}: JSON server scores must be an object {{class: IoU}}, got a "
+                f"{type(raw).__name__}.")
     except json.JSONDecodeError:
         raw = {}
         for line in text.splitlines():
-            m = re.match(r"\s*([A-Za-z][\w ./-]*?)\s*[:\t ]\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$", line)
+            m = re.match(r"\s*([A-Za-z][\w ./-]*?)\s*[:\t ]\s*(-?[0-9]+(?:\.[0-9]*)?(?:e-?[0-9]+)?"
+                         r"|nan|-?inf)\s*%?\s*$", line, re.IGNORECASE)
             if m:
-                raw[m.group(1)] = float(m.group(2))
-    norm = {re.sub(r"[^a-z]", "", k.lower().removeprefix("iou.")): float(v)
-            for k, v in raw.items()}
+                raw[m.group(1)] = m.group(2)
+    norm = {}
+    for k, v in raw.items():
+        try:
+            value = float(v)
+        except (TypeError, ValueError):
+            raise ServerScoresError(f"{path}: the value of {k!r} is {v!r}, not a number.") \
+                from None
+        if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+            raise ServerScoresError(
+                f"{path}: the IoU of {k!r} is {v!r}; server scores are percentages in 0..100. "
+                "Check that the file is the server's per-class table (not fractions or counts).")
+        norm[re.sub(r"[^a-z]", "", str(k).lower().removeprefix("iou."))] = value
     scores = {}
     for name in class_names:
         key = re.sub(r"[^a-z]", "", name.lower())
@@ -74,7 +110,7 @@ def parse_scores(path: Path, class_names: list[str]) -> dict[str, float]:
             scores[f"IoU.{name}"] = norm[key]
     missing = [n for n in class_names if f"IoU.{n}" not in scores]
     if missing:
-        raise ValueError(
+        raise ServerScoresError(
             f"{path}: no score for {', '.join(missing)}. Give one 'class value' line (or JSON "
             f"entry) per class, with the class names {', '.join(class_names)}."
         )
@@ -102,21 +138,17 @@ def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
     return score_folder(dataset, pred_dir, gt, split=split, progress=False)
 
 
-def import_scores(results_dir: Path, profile: str, table: str, row: str, seed: int,
-                  scores: dict[str, float], source: str) -> Path:
-    """Fill a test-set row's result file with the server's numbers."""
-    path = result_path(results_dir, profile, table, row, seed)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"No results for {table}/{row} (seed {seed}, profile {profile}) at {path}: run "
-            f"`repro run {table}/{row}` first, upload its submission, then import."
-        )
+def import_scores(path: Path, scores: dict[str, float], scored_by: str, source: str) -> Path:
+    """Fill a test-set row's result file (``path``) with the server's numbers; the previous
+    file is kept in history/ (``repro.results.store``)."""
     old = read_file(path)
     rows = []
     for r in old:
         if r.metric in scores:
             rows.append(replace(r, value=float(scores[r.metric]), status="ok",
-                                extra={**r.extra, "scores_from": source}))
+                                scored_by=scored_by, extra={**r.extra, "scores_from": source}))
+        elif r.status == "awaiting_server":
+            rows.append(replace(r, status="not_reproduced", scored_by=scored_by))
         else:
             rows.append(r)
     known = {r.metric for r in old}
@@ -124,6 +156,7 @@ def import_scores(results_dir: Path, profile: str, table: str, row: str, seed: i
     for metric, value in scores.items():
         if metric not in known:
             rows.append(replace(template, metric=metric, value=float(value), status="ok",
-                                paper=None, extra={**template.extra, "scores_from": source}))
-    write_rows(path, rows)
+                                paper=None, scored_by=scored_by,
+                                extra={**template.extra, "scores_from": source}))
+    store(path, rows, force=True)
     return path

@@ -174,10 +174,14 @@ def test_invalid_results_json_in_list_and_report(dirs, edited, capsys):
     err = capsys.readouterr().err
     assert str(path) in err and "not valid JSON" in err and "rerun" in err, (
         "An edited results file must be named with the fix (delete and rerun, or restore).")
-    assert main(["report", "gcn/table1", "--results-dir", str(results),
+    assert main(["report", "gcn/table1", "gcn/table2", "--results-dir", str(results),
                  "--reports-dir", str(reports)]) == 2
-    assert str(path) in capsys.readouterr().err
-    assert {**snapshot(results), **snapshot(reports)} == before, (
+    err = capsys.readouterr().err
+    assert str(path) in err and err.strip().count("\n") == 0, err
+    after = {**snapshot(results), **snapshot(reports)}
+    assert (reports / "gcn" / "table2.md").exists(), (
+        "One damaged results file must stop only its own table's report.")
+    assert {p: after[p] for p in before} == before, (
         "Neither the broken results file nor the earlier report may be rewritten.")
 
 

@@ -3,7 +3,6 @@ tiny synthetic datasets damaged one way at a time."""
 
 import argparse
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -76,21 +75,17 @@ def test_real_data_is_compared_with_the_published_sizes(voc):
         "Without SYNTHETIC.json the check must compare with the published split sizes.")
 
 
-def test_quick_check_of_the_smoke_dataset_is_fast():
+def test_quick_check_decodes_a_sample_only():
     from repro import paths
     from repro.data.synth import ensure_synthetic
     from repro.profiles import PROFILES
 
     root = ensure_synthetic("voc", paths.cache_dir() / "synthetic",
                             **PROFILES["smoke"].synthetic["voc"])
-    start = time.perf_counter()
     report = check_dataset("voc", root, splits=["train_aug", "val"], quick=True)
-    took = time.perf_counter() - start
     assert report.ok, report.format()
-    assert report.files_checked <= 2 * QUICK_SAMPLE
-    assert took < 2.0, (
-        f"The quick check the runner does before each row took {took:.2f} s on the smoke "
-        "dataset; lower QUICK_SAMPLE or speed up the per-file checks.")
+    assert report.files_checked <= 2 * QUICK_SAMPLE, (
+        "`repro data check --quick` must decode at most QUICK_SAMPLE files per split.")
 
 
 def test_missing_root_and_wrong_layout_name_the_fix(voc, tmp_path):

@@ -1,6 +1,8 @@
 """Cityscapes end to end for GCN Tables 9/10 (Large Kernel Matters Sec. 4.3): the four-crop test
 covers the image, fine + coarse training data load as trainIds, multi-scale + flip views."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from mmengine.config import Config
@@ -10,8 +12,8 @@ from mmseg.registry import DATASETS, TRANSFORMS
 from repro import paths
 from repro.data.synth import ensure_synthetic
 from repro.paths import cache_dir
+from repro.plan import Planner, Settings
 from repro.profiles import PROFILES, apply_test_mode
-from repro.runner import DataSource, build_config
 from repro.tables.registry import get_table
 
 W, H = 256, 128  # synthetic Cityscapes of the smoke profile
@@ -26,6 +28,14 @@ def slide_windows(h, w, crop, stride):
             y2, x2 = min(hi * h_stride + h_crop, h), min(wi * w_stride + w_crop, w)
             out.append((max(y2 - h_crop, 0), y2, max(x2 - w_crop, 0), x2))
     return out
+
+
+def smoke_config(exp, root):
+    """The row's config under the smoke profile, as the planner resolves it."""
+    planner = Planner(Settings(profile=PROFILES["smoke"], results_dir=Path("unused"),
+                               work_root=Path("unused"), data_root=str(root)))
+    cfg, _, _ = planner.config(get_table("gcn/table9"), exp, seed=0)
+    return cfg
 
 
 def table9_config():
@@ -62,7 +72,7 @@ def cityscapes_root():
 def test_stage1_trains_on_fine_and_coarse_train_ids(cityscapes_root):
     root, params = cityscapes_root
     exp = get_table("gcn/table9").experiment("stage1")
-    cfg, _ = build_config(exp, PROFILES["smoke"], DataSource(root, "synthetic"))
+    cfg = smoke_config(exp, root)
     init_default_scope("mmseg")
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     assert len(dataset) == params["num_train"] + params["num_coarse"], (
@@ -112,7 +122,7 @@ def test_multi_scale_flip_views_keep_full_size_labels(cityscapes_root):
 def test_smoke_variant_profile_keeps_the_paper_test(cityscapes_root):
     root, _ = cityscapes_root
     exp = get_table("gcn/table9").experiment("stage2-ms")
-    cfg, _ = build_config(exp, PROFILES["smoke"], DataSource(root, "synthetic"))
+    cfg = smoke_config(exp, root)
     assert cfg.model.decode_head.k == 25 and cfg.model.decode_head.num_classes == 19, (
         "The smoke variant must keep k = 25 and the 19 Cityscapes classes; only widths shrink."
     )

@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 
 from repro import paths
-from repro.runner import count_params
+from repro.models.static import params as count_params
 from repro.tables.gcn import IMAGENET_ERR, RES5_KERNEL
 from repro.tables.registry import all_tables, get_table
 

@@ -1,52 +1,103 @@
-"""`repro check`: the CI regression check on mIoU fails on a deliberately broken model."""
+"""`repro check`: every row can fail — NaN, a row at its trivial baseline, a drop beyond the
+tolerance measured from seed-to-seed spread, a row missing from either side — and a damaged
+baseline is one line naming the file. Results are written directly (no training here; the
+mutation test in tests/test_mutation.py breaks real models)."""
 
 import json
+import math
 
-import torch
+import pytest
 
-from repro.check import compare, make_baseline
+from repro.check import MARGIN, compare, make_baseline, tolerance
 from repro.cli import main
-from repro.models.gcn import GCNHead
-from repro.runner import run_experiment
-from repro.tables.registry import get_table
+from repro.results import ResultRow, result_path, write_rows
 
 
-def test_check_fails_naming_the_row_of_a_broken_model(tiny_smoke, tmp_path, monkeypatch, capsys):
-    import dataclasses
+def put(results, key, seed, miou, trivial=3.0, status="ok"):
+    table, row = key.rsplit("/", 1)
+    base = dict(table=table, row=row, seed=seed, paper=None, spec_version=1, profile="smoke",
+                data="synthetic", config="x.py", config_hash="h", git_sha="abc")
+    rows = [ResultRow(metric="mIoU", value=miou, status=status, **base)]
+    if trivial is not None:
+        rows.append(ResultRow(metric="trivial_mIoU", value=trivial, status=status, **base))
+    write_rows(result_path(results, "smoke", table, row, seed), rows)
 
-    profile = dataclasses.replace(tiny_smoke, iters=20)
-    spec = get_table("gcn/table1")
-    dirs = dict(results_dir=tmp_path / "results", work_root=tmp_path / "work")
-    status, rows = run_experiment(spec, spec.experiment("k3"), profile, **dirs)
-    assert status == "ok", rows[0].extra.get("error")
-    baseline_path = tmp_path / "baseline.json"
-    assert main(["check", "--update", "--baseline", str(baseline_path),
-                 "--results-dir", str(dirs["results_dir"])]) == 0
-    baseline = json.loads(baseline_path.read_text())
-    assert list(baseline["rows"]) == ["gcn/table1/k3@seed0"]
-    assert main(["check", "--baseline", str(baseline_path),
-                 "--results-dir", str(dirs["results_dir"])]) == 0, "Unchanged results must pass."
 
-    # Break the model: the head's scores no longer depend on the image.
-    def broken(self, inputs):
-        x = inputs[0]
-        return torch.zeros(x.shape[0], self.num_classes, x.shape[2] * 4, x.shape[3] * 4,
-                           requires_grad=True)
+@pytest.fixture
+def results(tmp_path):
+    r = tmp_path / "results"
+    for seed, (a, b) in enumerate([(30.0, 40.0), (31.0, 44.0), (29.0, 36.0)]):
+        put(r, "gcn/table1/k3", seed, a)
+        put(r, "gcn/table1/k5", seed, b)
+    return r
 
-    monkeypatch.setattr(GCNHead, "forward", broken)
-    run_experiment(spec, spec.experiment("k3"), profile, results_dir=dirs["results_dir"],
-                   work_root=tmp_path / "work-broken", force=True)
-    findings, n = compare(baseline, dirs["results_dir"], tolerance=0.5)
-    assert n == 1 and [f.row for f in findings] == ["gcn/table1/k3@seed0"], (
-        "A model whose mIoU collapsed must fail the regression check, naming its row.")
+
+def test_baseline_keeps_value_trivial_and_measured_spread(results):
+    baseline = make_baseline(results)
+    k3 = baseline["rows"]["gcn/table1/k3"]
+    assert k3["mIoU"] == 30.0 and k3["trivial"] == 3.0, "Seed 0 gives the baseline value."
+    assert k3["spread"] == pytest.approx(1.0) and k3["tolerance"] == pytest.approx(3.0), (
+        "The tolerance must come from the seed-to-seed spread (3 x std of 30, 31, 29).")
+    assert baseline["rows"]["gcn/table1/k5"]["tolerance"] == pytest.approx(12.0)
+    assert tolerance(0.01) == 1.0, "A tiny spread still allows floating-point differences."
+
+
+def test_unchanged_results_pass(results):
+    findings, n = compare(make_baseline(results), results)
+    assert n == 2 and not findings, [str(f) for f in findings]
+
+
+@pytest.mark.parametrize("case, value, kwargs, reason", [
+    ("nan", math.nan, {}, "NaN"),
+    ("trivial level", 12.0, {}, "trivial baseline"),
+    ("failed run", None, {"status": "failed"}, "no mIoU (failed)"),
+    ("drop beyond tolerance", 26.5, {}, "< baseline 30.00"),
+])
+def test_each_failure_names_the_row(results, case, value, kwargs, reason):
+    baseline = make_baseline(results)
+    put(results, "gcn/table1/k3", 0, value, **kwargs)
+    findings, _ = compare(baseline, results)
+    assert [f.row for f in findings] == ["gcn/table1/k3"] and reason in findings[0].reason, (
+        f"A {case} must fail the check naming the row: {[str(f) for f in findings]}")
+
+
+def test_a_drop_within_the_tolerance_passes(results):
+    baseline = make_baseline(results)
+    put(results, "gcn/table1/k3", 0, 27.5)  # 2.5 below, tolerance 3.0
+    assert compare(baseline, results)[0] == []
+
+
+def test_the_trivial_margin_is_checked_even_without_a_drop(tmp_path):
+    put(tmp_path, "gcn/table1/k3", 0, 3.0 + MARGIN - 0.5)
+    findings, _ = compare(make_baseline(tmp_path), tmp_path)
+    assert findings and "did not learn" in findings[0].reason, (
+        "A baseline taken from a row at its trivial level must not make that row pass.")
+
+
+def test_rows_missing_on_either_side_fail(results):
+    baseline = make_baseline(results)
+    baseline["rows"]["gcn/table2/gcn-k3"] = dict(mIoU=40.0, trivial=3.0, tolerance=2.0)
+    put(results, "gcn/table1/k7", 0, 35.0)
+    findings = {f.row: f.reason for f in compare(baseline, results)[0]}
+    assert "missing" in findings["gcn/table2/gcn-k3"], "A baseline row without result fails."
+    assert "no baseline entry" in findings["gcn/table1/k7"], "A result without baseline fails."
+
+
+def test_cli_check_update_and_fail(results, tmp_path, capsys):
+    path = tmp_path / "baseline.json"
+    assert main(["check", "--update", "--baseline", str(path), "--results-dir",
+                 str(results)]) == 0
+    assert main(["check", "--baseline", str(path), "--results-dir", str(results)]) == 0
+    put(results, "gcn/table1/k5", 0, 20.0)
     capsys.readouterr()
-    assert main(["check", "--baseline", str(baseline_path), "--tolerance", "0.5",
-                 "--results-dir", str(dirs["results_dir"])]) == 1
-    assert "REGRESSION gcn/table1/k3@seed0" in capsys.readouterr().err
+    assert main(["check", "--baseline", str(path), "--results-dir", str(results)]) == 1
+    assert "REGRESSION gcn/table1/k5" in capsys.readouterr().err
 
 
-def test_missing_rows_count_as_regressions(tmp_path):
-    baseline = make_baseline(tmp_path)  # nothing there
-    baseline["rows"] = {"gcn/table1/k3@seed0": 40.0}
-    findings, _ = compare(baseline, tmp_path)
-    assert findings and findings[0].status == "missing"
+@pytest.mark.parametrize("text", ["{not json", json.dumps({"rows": {"a/b/c": 12}}), "[]"])
+def test_a_damaged_baseline_is_one_line(tmp_path, capsys, text):
+    path = tmp_path / "baseline.json"
+    path.write_text(text)
+    assert main(["check", "--baseline", str(path), "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(path) in err and "--update" in err, err

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from repro.runner import crf_cv_row, run_experiment
+from repro.session import run_experiment
 from repro.tables.registry import Cell, Experiment, Protocol, TableSpec
 
 K3 = "gcn/gcn-k3_r152_1xb1-100k_voc12aug-512x512.py"
@@ -44,20 +44,20 @@ def run(key, profile, dirs):
 def test_later_stage_trains_from_the_earlier_one(tiny_smoke, dirs):
     status, r = run("s2", tiny_smoke, dirs)
     assert status == "ok", r.extra.get("error")
-    assert "initialised from" in r.extra["trained"] and "iter_4.pth" in r.extra["trained"], (
+    assert r.extra["trained"] == "now, initialised from mech/table1/s1@seed0", (
         "A row with init_from must start from the earlier stage's final checkpoint.")
-    assert (dirs["results_dir"] / "smoke" / "mech" / "table1" / "s1.seed0.json").exists(), (
-        "The earlier stage must have been trained (and recorded) first.")
+    assert r.extra["stages"] == ["mech/table1/s1@seed0", "mech/table1/s2@seed0"]
+    assert (dirs["work_root"] / "smoke").glob("*/iter_4.pth"), (
+        "The earlier stage must have been trained first.")
 
 
 def test_absent_optional_split_skips_the_row(tiny_smoke, dirs, tmp_path):
     from repro.data.synth import make_voc
 
     root = make_voc(tmp_path, size=(64, 48), num_train=4, num_val=4, num_test=1)  # no COCO
-    status, rows = run_experiment(SPEC, SPEC.experiment("coco"), tiny_smoke, **dirs,
-                                  data_root=str(root))
-    r = rows[0]
-    assert status == "skipped" and "coco.txt" in r.extra["error"], (
+    status, skipped = run_experiment(SPEC, SPEC.experiment("coco"), tiny_smoke, **dirs,
+                                     data_root=str(root))
+    assert status == "skipped" and "coco.txt" in skipped[0][1], (
         "A stage whose data is absent (COCO) must be skipped with a message naming the list.")
 
 
@@ -74,10 +74,13 @@ def test_multi_scale_with_given_crf_parameters(tiny_smoke, dirs):
 
 
 def test_crf_row_uses_the_cross_validated_parameters(tiny_smoke, dirs):
-    out = crf_cv_row(SPEC, SPEC.experiment("crf-cv"), tiny_smoke, **dirs, num_images=4,
-                     grid="w1=3:4,sigma_alpha=30:10:40,sigma_beta=3")
-    best = json.loads(out.read_text())["best"]
-    status, r = run("crf-cv", tiny_smoke, dirs)
+    import dataclasses
+
+    profile = dataclasses.replace(tiny_smoke, crf_cv=dict(
+        grid="w1=3:4,sigma_alpha=30:10:40,sigma_beta=3", strategy="fast", num_images=4))
+    status, r = run("crf-cv", profile, dirs)
     assert status == "ok", r.extra.get("error")
+    out = dirs["results_dir"] / "crf" / "smoke" / "mech" / "table1" / "crf-cv.seed0.json"
+    best = json.loads(out.read_text())["best"]
     assert r.extra["crf"]["w1"] == best["w1"] and "cross-validated" in r.extra["crf"]["source"], (
         "A crf=True row must evaluate with the parameters `repro crf-cv` chose, and say so.")

@@ -6,15 +6,24 @@
 - ``cityscapes``: the official Cityscapes scores (class / category IoU and iIoU), id
   conversion, evaluation-server export.
 - ``metric``: ``ConfusionMatrixMetric``, the mmengine metric registered in mmseg's ``METRICS``
-  (importing this package registers it).
+  (importing ``repro.metrics.metric`` registers it; this package imports it only when the name
+  is used, so that scoring folders needs neither torch nor mmseg).
 - ``score``: scoring a folder of prediction PNGs (``repro score``).
 """
 
 from .boundary import BoundaryAccuracy, Trimap, boundary_region, label_edges, plot_trimap
 from .cityscapes import CityscapesEvaluator
 from .confusion import ConfusionMatrix, confusion_matrix, summarize
-from .metric import ConfusionMatrixMetric  # registers in mmseg.registry.METRICS
 from .score import main_score, score_folder
+
+
+def __getattr__(name: str):
+    if name == "ConfusionMatrixMetric":  # imports mmengine / mmseg / torch: only on demand
+        from .metric import ConfusionMatrixMetric
+
+        return ConfusionMatrixMetric
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BoundaryAccuracy",

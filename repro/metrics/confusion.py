@@ -212,6 +212,20 @@ def mean_iou(mat: np.ndarray) -> float:
     return nanmean(per_class_iou(mat))
 
 
+def trivial_miou(mat: np.ndarray) -> float:
+    """mIoU of predicting the most frequent ground-truth class everywhere, from the same
+    matrix: that class gets IoU = its pixels / all pixels, every other class present in the
+    ground truth 0 (absent ones NaN, as in :func:`mean_iou`). The level a model that learned
+    nothing but the class frequencies reaches: a smoke row must beat it."""
+    mat = np.asarray(mat)
+    gt = mat.sum(1).astype(np.float64)
+    if gt.sum() == 0:
+        return float("nan")
+    trivial = np.zeros_like(mat)
+    trivial[:, int(gt.argmax())] = gt
+    return mean_iou(trivial)
+
+
 def pixel_accuracy(mat: np.ndarray) -> float:
     mat = np.asarray(mat)
     return float(_div(np.trace(mat), mat.sum()))

@@ -97,7 +97,9 @@ class ConfusionMatrixMetric(BaseMetric):
         collect_device, prefix, collect_dir: as mmengine's ``BaseMetric``.
     """
 
-    default_prefix: str | None = None
+    # Keys are the harness's metric names as they are ("mIoU", "IoU.cat"): no prefix (an empty
+    # one, not None, which mmengine warns about at every evaluation).
+    default_prefix: str | None = ""
 
     def __init__(
         self,

@@ -1,14 +1,3 @@
-"""Model plugins, one module per paper's family; importing registers them with mmseg."""
-
-from repro.models import (  # noqa: F401  (registration side effects)
-    deconvnet,
-    deeplab,
-    dilation,
-    fcn,
-    gcn,
-    gdn,
-    inference,
-    proposals,
-    resnet_gcn,
-    vgg,
-)
+"""Model plugins, one module per paper's family (registered with mmseg when imported; importing
+``repro.plugins`` imports them all). ``build.build_model`` builds a config's model and
+``static`` computes the static table cells (parameter counts, layer sizes)."""

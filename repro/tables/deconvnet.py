@@ -11,26 +11,14 @@ Table 2 (the network's configuration); the paper has no other table.
   methods are the published reference rows. Bold marks of the paper are dropped; "areo" is the
   paper's spelling.
 - Table 2: every layer's output size on a 224x224 input, computed from the built network
-  (static ``output_size@<layer>`` metrics, meta device), plus the parameter count of Sec. 6.1
-  ("approximately 252M") in its own column.
+  (static ``output_size@<layer>`` cells, ``repro.models.static.output_size``, meta device),
+  plus the parameter count of Sec. 6.1 ("approximately 252M") in its own column.
 """
 
 from __future__ import annotations
 
-import functools
-
-import torch
-from mmengine.config import Config
-
-from repro import paths
-from repro.tables.registry import (
-    Cell,
-    Experiment,
-    Protocol,
-    TableSpec,
-    register_static_metric,
-    register_table,
-)
+from repro.models import static
+from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
 
 CITATION = "Noh, Hong & Han, Learning Deconvolution Network for Semantic Segmentation, ICCV 2015"
 DECONVNET = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"
@@ -141,25 +129,6 @@ register_table(
 # Table 2, computed from the built network.
 
 
-@functools.lru_cache(maxsize=2)
-def _output_sizes(config_rel: str, options: tuple) -> dict[str, str]:
-    from repro.models.build import build_model
-    from repro.models.deconvnet import table2_output_sizes
-
-    cfg = Config.fromfile(str(paths.config_path(config_rel)))
-    if options:
-        cfg.merge_from_dict(dict(options))
-    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-        model = build_model(cfg)
-    return table2_output_sizes(model, size=224)
-
-
-@register_static_metric("output_size")
-def output_size(exp: Experiment, metric: str) -> str:
-    """``output_size@conv1-1`` -> "224x224x64": Table 2's output size of a layer (paper name)."""
-    return _output_sizes(exp.config, tuple(sorted(exp.options.items())))[metric.split("@", 1)[1]]
-
-
 TABLE2_PRINTED = (  # layer, output size as printed (x for the paper's multiplication sign)
     ("input", "224x224x3"), ("conv1-1", "224x224x64"), ("conv1-2", "224x224x64"),
     ("pool1", "112x112x64"), ("conv2-1", "112x112x128"), ("conv2-2", "112x112x128"),
@@ -197,10 +166,11 @@ register_table(
                 config=DECONVNET,
                 protocol=Protocol(crop_size=(224, 224), batch_size=64, test_mode="proposals"),
                 cells=(
-                    *(Cell(f"output_size@{layer}", layer, "output size", size, unit="")
+                    *(Cell(f"output_size@{layer}", layer, "output size", size, unit="",
+                           static=static.output_size)
                       for layer, size in TABLE2_PRINTED),
                     Cell("params", "total (Sec. 6.1: approximately 252M)", "parameters", 252,
-                         unit="M"),
+                         unit="M", static=static.params),
                 ),
             ),
         ),

@@ -25,19 +25,8 @@ COCO is not used by the harness, so these rows train the Sec. 4 (VOC-only) sched
 
 from __future__ import annotations
 
-import functools
-
-from mmengine.config import Config
-
-from repro import paths
-from repro.tables.registry import (
-    Cell,
-    Experiment,
-    Protocol,
-    TableSpec,
-    register_static_metric,
-    register_table,
-)
+from repro.models import static
+from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
 
 CITATION = "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
 SUFFIX = "vgg16_1xb14-60k_voc12aug-504x504.py"
@@ -69,45 +58,6 @@ def per_class_cells(row: str, printed: str) -> tuple[Cell, ...]:
 # ---------------------------------------------------------------------------------------------
 # Table 1, computed from the built context module.
 
-TABLE1_FIELDS = {  # static metric prefix -> Table 1 row
-    "context_kernel": "Convolution",
-    "context_dilation": "Dilation",
-    "context_truncation": "Truncation",
-    "context_rf": "Receptive field",
-    "context_channels": "Output channels",
-}
-
-
-@functools.lru_cache(maxsize=4)
-def _context_layers(config_rel: str, options: tuple) -> list[dict[str, str]]:
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    import repro.plugins  # noqa: F401 - registers the plugins
-
-    cfg = Config.fromfile(str(paths.config_path(config_rel)))
-    if options:
-        cfg.merge_from_dict(dict(options))
-    init_default_scope(cfg.get("default_scope", "mmseg"))
-    head = MODELS.build(cfg.model.decode_head)  # the head alone: Table 1 needs no backbone
-    if head.context is None:
-        raise ValueError(
-            f"{config_rel} has no context module: Table 1 rows need a config with "
-            "decode_head.context='basic' or 'large'."
-        )
-    return head.context.layer_table()
-
-
-def context_layer_metric(exp: Experiment, metric: str) -> str:
-    """``context_rf@3``: Table 1's "Receptive field" of layer 3, read from the built module."""
-    prefix, layer = metric.split("@", 1)
-    layers = _context_layers(exp.config, tuple(sorted(exp.options.items())))
-    return layers[int(layer) - 1][TABLE1_FIELDS[prefix]]
-
-
-for _prefix in TABLE1_FIELDS:
-    register_static_metric(_prefix)(context_layer_metric)
-
 LAYERS = range(1, 9)
 TABLE1_PRINTED = {  # Table 1 as printed (x for the paper's multiplication sign)
     "Convolution": "3x3 3x3 3x3 3x3 3x3 3x3 3x3 1x1",
@@ -120,12 +70,13 @@ TABLE1_PRINTED = {  # Table 1 as printed (x for the paper's multiplication sign)
 
 
 def table1_cells(rows: dict[str, str]) -> tuple[Cell, ...]:
-    prefix = {v: k for k, v in TABLE1_FIELDS.items()}
+    prefix = {v: k for k, v in static.CONTEXT_FIELDS.items()}
     cells = []
     for row, printed in rows.items():
         field = "Output channels" if row.startswith("Output channels") else row
         for layer, value in zip(LAYERS, printed.split()):
-            cells.append(Cell(f"{prefix[field]}@{layer}", row, str(layer), value, unit=""))
+            cells.append(Cell(f"{prefix[field]}@{layer}", row, str(layer), value, unit="",
+                              static=static.context_layer))
     return tuple(cells)
 
 

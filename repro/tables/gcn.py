@@ -21,6 +21,7 @@ print only the mean IoU of each method; the server's per-class IoUs are stored w
 
 from dataclasses import replace
 
+from repro.models import static
 from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
 
 CITATION = "Peng et al., Large Kernel Matters, CVPR 2017"
@@ -89,7 +90,8 @@ register_table(
                 protocol=ABLATION,
                 cells=(
                     Cell("mIoU", f"Score ({label})", str(k), score),
-                    Cell(RES5_KERNEL, f"# of Params ({label})", str(k), params, unit="K"),
+                    Cell(RES5_KERNEL, f"# of Params ({label})", str(k), params, unit="K",
+                         static=static.params),
                 ),
             )
             for k, (s_gcn, s_conv, p_gcn, p_conv) in TABLE2.items()
@@ -165,7 +167,8 @@ register_table(
                 protocol=ABLATION,
                 cells=(
                     Cell("mIoU", "Score", col, score),
-                    Cell(RES5_KERNEL, "# of Params", col, params, unit="K"),
+                    Cell(RES5_KERNEL, "# of Params", col, params, unit="K",
+                         static=static.params),
                 ),
             )
             for key, col, name, score, params in TABLE4

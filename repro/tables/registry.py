@@ -17,24 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-#: Metrics computed from the built model, not by training it, keyed by the metric's prefix
-#: (the part before "@"): ``params`` / ``params@decode_head.kernels.3`` counts parameters;
-#: paper modules register more (receptive fields, layer output sizes) with
-#: :func:`register_static_metric`. A function takes (experiment, metric) and returns a number
-#: or a string (e.g. "112x112x64").
-STATIC_METRICS: dict[str, Callable] = {}
-
-
-def register_static_metric(prefix: str):
-    def deco(fn):
-        STATIC_METRICS[prefix] = fn
-        return fn
-
-    return deco
-
-
-def is_static(metric: str) -> bool:
-    return metric.split("@", 1)[0] in STATIC_METRICS
+#: A static cell's value comes from the built model, not from training it: a function
+#: ``(experiment, metric) -> number or string`` declared on the cell (``Cell.static``), e.g.
+#: ``repro.models.static.params`` for ``params`` / ``params@decode_head.kernels.3``.
+StaticFn = Callable[["Experiment", str], "float | int | str"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +39,10 @@ class Protocol:
     iters: int | None = None  # paper's training iterations when stated, else None
     test_mode: Literal["whole", "slide", "crop4", "proposals"] = "whole"
     multi_scale: bool = False  # multi-scale (+ flip) testing
-    crf: bool | dict = False  # dense CRF at test time: True = cross-validated parameters
+    # Dense CRF at test time: False; a dict of fixed parameters; or parameters cross-validated
+    # as DeepLab did (repro.crf.cv) on its "v1" grid (DeepLab ICLR 2015) or "v2" grid (TPAMI
+    # 2017); True means "v2".
+    crf: bool | dict | Literal["v1", "v2"] = False
     stages: tuple[str, ...] = ()  # multi-stage schedules (GCN Table 7/9): names of stages
     note: str = ""  # anything else the paper says about this row
 
@@ -67,6 +56,9 @@ class Cell:
     col: str  # layout column title as printed in the paper
     paper: float | str | None = None  # the published value (None: the paper's cell is empty)
     unit: Literal["%", "K", "M", ""] = "%"  # how the paper prints it ("K": thousands of params)
+    # For a cell computed from the built model at the paper's widths (parameter counts, layer
+    # sizes, receptive fields): the function that computes it; None for a trained metric.
+    static: StaticFn | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +78,9 @@ class Experiment:
     # Keys of rows of the same table whose trained checkpoints this row's EnsembleSegmentor
     # averages (GDN ensemble, EDeconvNet); an ensemble row is evaluated, never trained.
     members: tuple[str, ...] = ()
+    # Name of the authors' released model this row's published number comes from (an entry of
+    # repro.caffe's registry): `repro run TABLE/ROW --released` evaluates it without training.
+    released: str | None = None
 
     @property
     def reference(self) -> bool:
@@ -94,7 +89,11 @@ class Experiment:
 
     @property
     def trained_metrics(self) -> list[str]:
-        return [c.metric for c in self.cells if not is_static(c.metric)]
+        return [c.metric for c in self.cells if c.static is None]
+
+    @property
+    def static_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.static is not None]
 
 
 @dataclass(frozen=True)
@@ -220,6 +219,34 @@ class UnknownTableError(KeyError):
         )
 
 
+#: Entry-point group through which other packages register tables: each entry point names a
+#: module (importing it calls :func:`register_table`) or a callable returning TableSpecs.
+ENTRY_POINT_GROUP = "repro.tables"
+_loaded = False
+
+
 def _load() -> None:
-    # Importing the per-paper modules registers their tables (once).
-    from repro import tables  # noqa: F401
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from importlib.metadata import entry_points
+
+    from repro import tables  # noqa: F401  (the built-in papers register their tables)
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not hide the others
+            raise TablePluginError(
+                f"Table plugin {ep.name} ({ep.value}, entry point group {ENTRY_POINT_GROUP!r}) "
+                f"failed to import: {type(e).__name__}: {e}. Fix or uninstall that package."
+            ) from e
+        if callable(obj):
+            for spec in obj() or ():
+                if spec.name not in _TABLES:
+                    register_table(spec)
+
+
+class TablePluginError(ImportError):
+    """A package registered through the ``repro.tables`` entry points does not import."""
