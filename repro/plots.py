@@ -40,6 +40,7 @@ class Bar:
     ci: tuple[float, float] | None
     paper: float | None
     trivial: float | None
+    marks: tuple[str, ...] = ()
 
 
 def _figure(height_in: float):
@@ -49,6 +50,21 @@ def _figure(height_in: float):
     fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+#: Short legend texts of the report's marks (repro.report.MARKS has the long ones).
+MARK_TEXT = {"simulated_server": "simulated server", "released_weights": "released weights",
+             "overrides": "command-line overrides", "newer_attempt_failed": "newer attempt failed"}
+
+
+def _mark_handles(marks: set[str]) -> list:
+    """Legend entries that explain the mark symbols in the labels (text only)."""
+    from matplotlib.lines import Line2D
+
+    from repro.report import MARKS
+
+    return [Line2D([], [], linestyle="none", label=f"{MARKS[m][0]} {MARK_TEXT[m]}")
+            for m in MARKS if m in marks]
 
 
 def _symbols(view, c) -> str:
@@ -75,7 +91,8 @@ def bars(view) -> list[Bar]:
         if many_rows or not many_cols:
             parts.append(c.layout_row)
         if many_cols:
-            pivot_label = view.pivoted and corner and c.source != "user"
+            # "k = 3"; a long corner title ("Pretrained Model") would crowd the label out.
+            pivot_label = view.pivoted and 0 < len(corner) <= 10 and c.source != "user"
             parts.append(f"{corner} = {c.layout_col}" if pivot_label else c.layout_col)
         label = ", ".join(parts)
         if c.source == "reference":
@@ -83,7 +100,7 @@ def bars(view) -> list[Bar]:
         elif ours is None:
             label += f" ({c.status})"  # failed, awaiting server, not run...
         out.append(Bar(label + _symbols(view, c), c.source, ours,
-                       tuple(c.ci) if c.ci else None, paper, c.trivial))
+                       tuple(c.ci) if c.ci else None, paper, c.trivial, tuple(c.marks)))
     return out
 
 
@@ -129,8 +146,9 @@ def bar_figure(title: str, items: list[Bar], ours_label: str):
     if any(b.trivial is not None for b in items):
         handles.append(Line2D([], [], color="black", marker="|", markersize=9, mew=1.6,
                               linestyle="none", label="trivial baseline"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8,
-               frameon=False)
+    handles += _mark_handles({m for b in items for m in b.marks})
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5),
+               fontsize=8, frameon=False)
     return fig
 
 
@@ -142,19 +160,19 @@ def heat_rows(view):
     cols = [col for col in view.layout_cols
             if any(c.layout_col == col and (c.metric.startswith("IoU.") or c.metric == "mIoU")
                    for c in view.cells)]
-    labels, diffs, absent = [], [], []
+    labels, diffs, absent, marks = [], [], [], set()
     for row in view.layout_rows:
         cells = [view.cell(row, col) for col in cols]
         if not any(c and c.delta is not None for c in cells):
             continue
-        marks = next((_symbols(view, c) for c in cells if c and c.marks), "")
-        labels.append(row + marks)
+        marks.update(m for c in cells if c for m in c.marks)
+        labels.append(row + next((_symbols(view, c) for c in cells if c and c.marks), ""))
         diffs.append([c.delta if c and c.delta is not None else math.nan for c in cells])
         absent.append([bool(c) and c.status == "not in eval set" for c in cells])
-    return (labels, cols, diffs, absent) if labels else None
+    return (labels, cols, diffs, absent, marks) if labels else None
 
 
-def heat_figure(title: str, labels: list[str], cols: list[str], diffs, absent):
+def heat_figure(title: str, labels: list[str], cols: list[str], diffs, absent, marks=()):
     import numpy as np
     from matplotlib import colormaps
     from matplotlib.patches import Patch
@@ -178,9 +196,12 @@ def heat_figure(title: str, labels: list[str], cols: list[str], diffs, absent):
     cb = fig.colorbar(im, ax=ax, shrink=0.9, pad=0.01)
     cb.set_label("ours − paper (IoU points)", fontsize=8)
     cb.ax.tick_params(labelsize=7)
+    handles = _mark_handles(set(marks))
     if any(any(r) for r in absent):
-        fig.legend(handles=[Patch(color="#d9d9d9", label="not in eval set")],
-                   loc="outside lower center", fontsize=8, frameon=False)
+        handles.insert(0, Patch(color="#d9d9d9", label="not in eval set"))
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5),
+                   fontsize=8, frameon=False)
     return fig
 
 

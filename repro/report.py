@@ -868,6 +868,10 @@ def render(spec: TableSpec, results: list[ResultRow], reports_dir: Path,
         for alt, path in _plots.table_plots(view, out_dir, stem):
             images.append((alt, path.name))
             written.append(path)
+    if plots:  # a plot of an earlier report that this one does not draw would mislead
+        for stale in (out_dir / f"{stem}.png", out_dir / f"{stem}_classes.png"):
+            if stale not in written:
+                stale.unlink(missing_ok=True)
     md = out_dir / f"{stem}.md"
     md.write_text(markdown(view, images))
     return [md, *written]
