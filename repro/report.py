@@ -892,10 +892,15 @@ def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | N
     results = read_all(results_dir)
     specs = tables or list(all_tables().values())
     comparisons = list(comparisons)
+    # Every file is read before any report is written: a damaged one changes nothing.
+    histories = {}
+    for spec in specs:
+        chosen = profile or choose_profile(results, spec.name)
+        histories[spec.name] = read_history(results_dir, chosen, spec.name) if chosen else []
     outs = []
     for spec in specs:
         written = render(spec, results, Path(reports_dir), profile, fmt,
-                         results_dir=Path(results_dir), plots=plots, comparisons=comparisons)
+                         history=histories[spec.name], plots=plots, comparisons=comparisons)
         outs.append(written[0])
     if fmt == "md":
         index = [GENERATED, "# Reports", "", "| table | caption |", "|---|---|"]

@@ -340,3 +340,35 @@ def test_import_is_cheap():
                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]", (
         f"import repro.report must not load heavy libraries; it loaded {out.stdout.strip()}.")
+
+
+def test_a_damaged_history_file_changes_no_report(tmp_path):
+    from repro.results import ResultsFileError
+
+    gcn_table1_results(tmp_path / "results")
+    reports = tmp_path / "reports"
+    (reports / "gcn").mkdir(parents=True)
+    (reports / "gcn" / "table1.md").write_text("# an earlier report\n")
+    bad = tmp_path / "results" / "smoke" / "gcn" / "table1" / "history" / "k3.seed0.x.json"
+    bad.write_text("{not json")
+    with pytest.raises(ResultsFileError, match="k3.seed0.x.json"):
+        render_all(tmp_path / "results", reports, [get_table("gdn/table1"),
+                                                   get_table("gcn/table1")])
+    assert sorted(p.name for p in reports.rglob("*")) == ["gcn", "table1.md"], (
+        "A damaged history file must stop the report before any file is written.")
+
+
+def test_report_command_line_writes_the_chosen_format(tmp_path, capsys):
+    import argparse
+
+    gcn_table1_results(tmp_path / "results")
+    parser = argparse.ArgumentParser()
+    report.add_report_arguments(parser)
+    args = parser.parse_args(["gcn/table1", "--format", "json", "--results-dir",
+                              str(tmp_path / "results"), "--reports-dir", str(tmp_path / "r")])
+    assert report.main_report(args) == 0
+    out = tmp_path / "r" / "gcn" / "table1.json"
+    assert str(out) in capsys.readouterr().out and json.loads(out.read_text())["cells"], (
+        "`repro report --format json` writes the long-format cells and prints the file.")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--format", "html"])
