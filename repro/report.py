@@ -50,10 +50,11 @@ metrics go to the paper's column (plain) or the first layout row (pivoted) using
 
 Marks (legend under each table, only the marks that occur): † simulated server, ‡ released
 weights, § command-line overrides (which ones: in the legend), ⚠ a newer attempt of the row
-failed (the lead keeps such attempts under ``<table>/history/``; the Rows section has the
-error). Protocol notes become numbered footnotes (¹ ²) on the rows they concern. A mark or
-footnote that holds for every cell of a layout row sits on the row's title, one that holds for a
-whole column on the column header, otherwise on the cell itself.
+failed (replaced and failed attempts are kept under ``<profile>/<table>/history/``; the Rows
+section has the error). Protocol notes of the rows the harness runs become numbered footnotes
+(¹ ²) on the rows they concern. A mark or footnote that holds for every cell of a layout row
+sits on the row's title, one that holds for a whole column on the column header, otherwise on
+the cell itself.
 
 Between-row significance (a paired bootstrap of two rows' difference, e.g. GCN k=15 vs k=13)
 is computed elsewhere; :func:`render_all` takes it as ``comparisons`` (a list of
@@ -311,7 +312,7 @@ def _timestamp(ts: str) -> datetime | None:
 
 
 def read_history(results_dir: Path, profile: str, table: str) -> list[ResultRow]:
-    """Replaced and failed attempts the lead keeps under ``<table>/history/`` (same format)."""
+    """Replaced and failed attempts, kept under ``<profile>/<table>/history/`` (same format)."""
     hist = Path(results_dir) / profile / table / "history"
     rows: list[ResultRow] = []
     for path in sorted(hist.glob("*.json")) if hist.is_dir() else []:
