@@ -136,11 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synthetic data only: score test-set rows against the generator's "
                         "hidden labels at once, as `repro import-server --simulate` does")
 
-    p = sub.add_parser("report", help="regenerate reports/ from results/")
-    p.add_argument("tables", nargs="*", default=["all"])
-    p.add_argument("--results-dir", type=Path, default=Path("results"))
-    p.add_argument("--reports-dir", type=Path, default=Path("reports"))
-    p.add_argument("--profile", choices=["smoke", "paper"], default=None)
+    from repro.report import add_report_arguments
+
+    add_report_arguments(sub.add_parser("report", help="regenerate reports/ from results/"))
 
     p = sub.add_parser("params", help="parameter count of a config's model")
     p.add_argument("config", help="path relative to mmseg_configs/, or a file path")
@@ -225,13 +223,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from repro.report import render_all
-    from repro.tables.registry import resolve
+    from repro.report import main_report
 
-    specs = [s for sel in args.tables for s in resolve(sel)]
-    for out in render_all(args.results_dir, args.reports_dir, specs, args.profile):
-        print(out)
-    return 0
+    return main_report(args)
 
 
 def cmd_import_server(args) -> int:

@@ -90,10 +90,12 @@ class ResultsFileError(ValueError):
 
     def table(self) -> str | None:
         """``paper/tableN`` of the damaged file (``<results>/<profile>/<paper>/<tableN>/...``)."""
-        if self.path is None or len(Path(self.path).parts) < 3:
+        if self.path is None:
             return None
-        parts = Path(self.path).parts
-        return f"{parts[-3]}/{parts[-2]}"
+        folder = Path(self.path).parent
+        if folder.name == HISTORY:
+            folder = folder.parent
+        return f"{folder.parent.name}/{folder.name}"
 
 
 def result_path(results_dir: Path, profile: str, table: str, row: str, seed: int) -> Path:
@@ -258,15 +260,19 @@ def read_all(results_dir: Path, profile: str | None = None,
     return rows
 
 
-def read_history(results_dir: Path, profile: str, table: str) -> list[ResultRow]:
-    """The replaced and refused results of a table (``history/``), oldest first."""
+def read_history(results_dir: Path, profile: str, table: str,
+                 errors: list[ResultsFileError] | None = None) -> list[ResultRow]:
+    """The replaced and refused results of a table (``history/``), oldest first; a damaged
+    file raises, or is skipped and appended to ``errors`` when given."""
     folder = Path(results_dir) / profile / table / HISTORY
     rows: list[ResultRow] = []
     for path in sorted(folder.glob("*.json")):
         try:
             rows.extend(read_file(path))
-        except ResultsFileError:
-            continue
+        except ResultsFileError as e:
+            if errors is None:
+                raise
+            errors.append(e)
     return rows
 
 
