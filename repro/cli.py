@@ -309,6 +309,7 @@ USER_ERRORS = {
     "FileNotFoundError", "DataCheckError", "UnknownOptionError", "WeightsError",
     "WeightsNotFoundError", "PlanError", "DataFileError", "ServerScoresError",
     "BaselineError", "SplitMissingError", "TablePluginError", "CaffeImportError",
+    "ScoreInputError",
 }
 
 

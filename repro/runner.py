@@ -440,7 +440,7 @@ class Executor:
         self.on_recorded = on_recorded or (lambda row, status, rows, note: None)
         self.tasks: dict[str, _Task] = {}
         self.outcomes: dict[str, tuple[str, object]] = {}
-        self.data_error: str | None = None
+        self.fatal_error: str | None = None
         self._build()
 
     def _add(self, task: _Task) -> _Task:
@@ -525,7 +525,7 @@ class Executor:
         _init_process(self.s)
         if self.display is not None:
             hooks.set_progress_sink(self.display.event)
-        while pending and self.data_error is None:
+        while pending and self.fatal_error is None:
             ready = self._ready(pending)
             if not ready:
                 raise RuntimeError(f"Dependency cycle among {sorted(pending)}.")
@@ -547,8 +547,8 @@ class Executor:
         running: dict = {}
         with ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_init_process,
                                  initargs=(self.s, events)) as pool:
-            while (pending or running) and not (self.data_error and not running):
-                if self.data_error is None:
+            while (pending or running) and not (self.fatal_error and not running):
+                if self.fatal_error is None:
                     # Longest work first among the ready tasks: trainings before evaluations.
                     for task in sorted(self._ready(pending), key=lambda t: t.kind != "train"):
                         if len(running) >= self.jobs:
@@ -578,7 +578,7 @@ class Executor:
     def _finished(self, task: _Task) -> None:
         status, info = self.outcomes[task.key]
         if status == "data_error":
-            self.data_error = str(info)
+            self.fatal_error = str(info)
         if self.display is not None:
             self.display.task_done(f"{task.kind} {task.payload.label}")
             if task.kind == "train" and status == "ok":
@@ -618,8 +618,33 @@ class Executor:
         if status == "awaiting_server":
             self._package(row, extra)
         rows = self._rows(row, status, values, extra)
-        note = store(row.result_path, rows, force=self.s.force)
+        try:
+            note = store(row.result_path, rows, force=self.s.force)
+        except OSError as e:  # a full disk or a folder made read-only since planning
+            note = self._unsaved(row, rows, e)
         self.on_recorded(row, status, rows, note)
+
+    def _unsaved(self, row: RowPlan, rows: list[ResultRow], error: OSError) -> str:
+        """The results could not be written: keep the numbers anywhere that works (the work
+        dir, else the system's temporary folder), say where, and stop the run (exit 2)."""
+        import tempfile
+
+        from repro.results import write_rows
+
+        name = f"{row.spec.name.replace('/', '_')}_{row.exp.key}.seed{row.seed}.json"
+        for folder in (self.s.work_root / "unsaved-results", Path(tempfile.gettempdir())):
+            try:
+                write_rows(folder / name, rows)
+            except OSError:
+                continue
+            self.fatal_error = (
+                f"Could not write {row.result_path} ({error.strerror or error}); the evaluated "
+                f"results are saved in {folder / name}: free space (or fix the permissions) and "
+                f"move that file to {row.result_path}.")
+            return self.fatal_error
+        self.fatal_error = (f"Could not write {row.result_path} ({error.strerror or error}) nor "
+                           "any fallback: free disk space and rerun.")
+        return self.fatal_error
 
     def _package(self, row: RowPlan, extra: dict) -> None:
         from repro.server import package

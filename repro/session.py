@@ -227,7 +227,7 @@ def run(args, profile_name: str) -> int:
     if rank0:
         print(describe_plan(plan, settings, jobs), flush=True)
     failures = 0
-    data_error = None
+    fatal_error = None
     if any(r.action != "done" for r in plan.rows):
         from repro.progress import Display
         from repro.runner import Executor
@@ -248,7 +248,7 @@ def run(args, profile_name: str) -> int:
         finally:
             if display is not None:
                 display.close()
-        data_error = executor.data_error
+        fatal_error = executor.fatal_error
     if rank0 and args.simulate_server:
         for row in plan.rows:
             _simulate_if_awaiting(row)
@@ -260,8 +260,8 @@ def run(args, profile_name: str) -> int:
             print(f"report: {out}")
     for e in table_errors:
         print(f"error: {e}", file=sys.stderr)
-    if data_error:
-        print(f"error: {data_error}", file=sys.stderr)
+    if fatal_error:
+        print(f"error: {fatal_error}", file=sys.stderr)
         return 2
     if failures:
         print(f"{failures} row(s) failed: see the reports' Rows section; rerun them after "
@@ -407,7 +407,7 @@ def run_experiment(spec: TableSpec, exp: Experiment, profile, *, results_dir, wo
                         on_recorded=lambda r, status, rows, note: got.update(
                             {r.label: (status, rows, note)}))
     executor.run()
-    if executor.data_error:
-        raise DataFileError(executor.data_error)
+    if executor.fatal_error:
+        raise DataFileError(executor.fatal_error)
     status, rows, _ = got[row.label]
     return status, rows

@@ -32,9 +32,13 @@ def check_golden(name: str, text: str) -> None:
     )
 
 
-@pytest.fixture
-def tiny_smoke():
+def tiny_profile():
     """The smoke profile cut to a handful of iterations: tests the path, not the learning."""
     from repro.profiles import PROFILES
 
     return dataclasses.replace(PROFILES["smoke"], iters=4, batch_size=2, checkpoint_interval=2)
+
+
+@pytest.fixture
+def tiny_smoke():
+    return tiny_profile()

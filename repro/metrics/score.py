@@ -44,9 +44,11 @@ SPLITS_DIR = Path(__file__).resolve().parents[1] / "data" / "splits"
 
 
 def _voc_classes() -> list[str]:
-    from mmseg.datasets import PascalVOCDataset
+    """mmseg's PascalVOCDataset class names (the same tuple; importing mmseg for it would cost
+    400 MB and seconds)."""
+    from repro.data.synth import VOC_CLASSES
 
-    return list(PascalVOCDataset.METAINFO["classes"])
+    return list(VOC_CLASSES)
 
 
 def _read_ids(split, voc_root: Path | None = None) -> tuple[list[str], str]:
@@ -196,11 +198,23 @@ class _State:
             self.trimap.merge(other.trimap)
 
 
+class ScoreInputError(ValueError):
+    """A prediction or label file that cannot be scored; the message names it (and crosses
+    process boundaries intact: ``repro score`` prints it as one line, exit 2)."""
+
+
 def _score_chunk(args) -> _State:
     settings, pairs = args
     state = _State(*settings)
     for pred_path, gt_path, inst_path, name in pairs:
-        state.update(pred_path, gt_path, inst_path, name)
+        try:
+            state.update(pred_path, gt_path, inst_path, name)
+        except Exception as e:  # noqa: BLE001 - re-raised naming the files
+            text = str(e)
+            if str(pred_path) not in text and str(gt_path) not in text:
+                text = (f"{pred_path} / {gt_path}: {type(e).__name__}: {e}. Replace the damaged "
+                        "file (a truncated or non-PNG file cannot be scored).")
+            raise ScoreInputError(text) from None
     return state
 
 
