@@ -18,7 +18,7 @@ from repro.models.proposals import (
 )
 from repro.tables.registry import get_table
 
-CONFIG = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"
+CONFIG = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py"
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from repro.tables.registry import (
 )
 
 CITATION = "Noh, Hong & Han, Learning Deconvolution Network for Semantic Segmentation, ICCV 2015"
-DECONVNET = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"
+DECONVNET = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py"
 FCN8S = "fcn/fcn-8s-atonce_vgg16_1xb1-100k_voc12sbd-500x500.py"
 
 #: (column title as printed, mmseg PascalVOCDataset class name or None for the mean).
