@@ -98,6 +98,14 @@ REGISTRY = {
             "download https://download.pytorch.org/models/resnet50-0676ba61.pth (torchvision)",
         ),
         WeightSpec(
+            "structured_edges", "Structured-edge forest for DeconvNet's EdgeBoxes proposals "
+            "(OpenCV ximgproc model.yml.gz; not a backbone)",
+            ("structured_edges.yml.gz", "model.yml.gz", "*.yml.gz"),
+            "download model.yml.gz of OpenCV's opencv_extra repository "
+            "(testdata/cv/ximgproc/model.yml.gz, Dollar & Zitnick's BSDS forest); also install "
+            "OpenCV's contrib build (README: DeconvNet's EdgeBoxes)",
+        ),
+        WeightSpec(
             "resnet50_gcn", "ResNet50-GCN ImageNet (GCN Sec. 4.1.2; no public weights)",
             ("resnet50_gcn.pth", "resnet50_gcn*.pth"),
             "train the ResNet50-GCN backbone on ImageNet yourself (the authors released no "

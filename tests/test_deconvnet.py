@@ -13,12 +13,13 @@ from repro.models.deconvnet import MaxUnpool, ProposalSegmentor, paste, table2_o
 from repro.models.proposals import (
     DeconvNetObjectCrop,
     SelectiveSearchProposals,
+    box_iou,
     enlarge,
     instance_boxes,
 )
 from repro.tables.registry import get_table
 
-CONFIG = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"
+CONFIG = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py"
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +92,17 @@ def _tiny_segmentor(**test_cfg):
     cfg = Config.fromfile(str(paths.config_path(CONFIG)))
     cfg.model.backbone.width_mult = 1 / 32
     cfg.model.decode_head.update(width_mult=1 / 32, in_channels=128)
+    proposals = test_cfg.pop("proposals", None)
     cfg.model.test_cfg.update(test_cfg)
+    if proposals:
+        cfg.model.test_cfg.proposals = proposals  # replaced, not merged
     return MODELS.build(cfg.model).eval()
 
 
 def test_proposal_inference_gives_probabilities_at_image_size():
-    model = _tiny_segmentor(max_proposals=3, min_size=20, input_size=224)
+    # The home-made generator: the test has no structured-edge model for EdgeBoxes.
+    model = _tiny_segmentor(max_proposals=3, min_size=20, input_size=224,
+                            proposals=dict(type="selective_search", scales=(100,)))
     assert isinstance(model, ProposalSegmentor)
     img = torch.randn(1, 3, 48, 64)
     meta = dict(img_shape=(48, 64), ori_shape=(48, 64), img_path="x.jpg")
@@ -216,3 +222,102 @@ def test_box_files_are_read_and_scaled_to_the_image(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="selective_search"):
         source(None, dict(img_path="missing.jpg"))
+
+
+# ---------------------------------------------------------------------------------------------
+# EdgeBoxes (Sec. 6.1), OpenCV contrib: tests that need it skip where the plain build is installed.
+
+def _has_contrib() -> bool:
+    import cv2
+
+    return hasattr(getattr(cv2, "ximgproc", None), "createEdgeBoxes")
+
+
+needs_contrib = pytest.mark.skipif(not _has_contrib(), reason="OpenCV contrib (cv2.ximgproc) "
+                                   "not installed: pip install 'repro[edgeboxes]' (README)")
+
+
+@needs_contrib
+def test_edge_boxes_find_the_object_outlined_in_the_edge_map():
+    import cv2
+
+    from repro.models.proposals import edge_boxes
+
+    edges = np.zeros((120, 160), np.float32)
+    cv2.rectangle(edges, (40, 30), (119, 89), 1.0, 1)  # an object's outline, x 40..119, y 30..89
+    orientation = np.zeros_like(edges)
+    orientation[30:90, [40, 119]] = np.pi / 2  # vertical sides
+    boxes = edge_boxes(edges, orientation, max_boxes=50)
+    assert boxes.ndim == 2 and boxes.shape[1] == 4 and 0 < len(boxes) <= 50
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all(), (
+        "EdgeBoxes' x, y, w, h must come back as x1, y1, x2, y2.")
+    iou = box_iou(boxes[:5], [[40, 30, 120, 90]]).max()
+    assert iou > 0.7, f"One of the 5 best boxes must enclose the outlined object (IoU {iou:.2f})."
+
+
+def _sed_model(path):
+    """A structured-edge forest in OpenCV's model format (cv::FileStorage YAML), made here: one
+    tree whose root splits on a gradient-magnitude feature; the right leaf draws the patch
+    centre. Not the trained BSDS forest (not redistributable here): it tests the loading path."""
+    centre = ", ".join(str(y * 16 + x) for y in range(6, 10) for x in range(6, 10))
+    path.write_text(
+        "%YAML:1.0\noptions:\n"
+        + "".join(f"   {k}: {v}\n" for k, v in dict(
+            stride=2, shrinkNumber=2, patchSize=32, patchInnerSize=16,
+            numberOfGradientOrientations=4, gradientSmoothingRadius=0,
+            regFeatureSmoothingRadius=2, ssFeatureSmoothingRadius=8,
+            gradientNormalizationRadius=4, selfsimilarityGridSize=5, numberOfTrees=1,
+            numberOfTreesToEvaluate=1).items())
+        + "childs:\n   - [ 2, 0, 0 ]\nfeatureIds:\n   - [ 904, 0, 0 ]\n"
+        + "thresholds:\n   - [ 0.05, 0., 0. ]\nedgeBoundaries:\n   - [ 0, 0, 0, 16 ]\n"
+        + f"edgeBins:\n   - [ {centre} ]\n")
+    return path
+
+
+@needs_contrib
+def test_edgeboxes_source_loads_a_structured_edge_model(tmp_path):
+    from repro.models.proposals import build_proposal_source
+
+    src = build_proposal_source(dict(type="edgeboxes", model=str(_sed_model(tmp_path / "m.yml")),
+                                     max_boxes=100))
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[30:90, 40:120] = 255
+    boxes = src(img)
+    assert boxes.shape[1:] == (4,) and len(boxes) <= 100
+    assert "edgeboxes" in src.describe()
+
+
+def test_edgeboxes_without_contrib_or_model_file_name_the_fix(monkeypatch, tmp_path):
+    import cv2
+
+    from repro.models import proposals
+
+    monkeypatch.delattr(cv2, "ximgproc", raising=False)
+    with pytest.raises(proposals.EdgeBoxesUnavailableError, match="opencv-contrib-python=="):
+        proposals.check_edgeboxes(tmp_path / "model.yml.gz")
+    if _has_contrib():
+        return
+    monkeypatch.setattr(cv2, "ximgproc", type("X", (), {"createEdgeBoxes": 1,
+                                                         "createStructuredEdgeDetection": 1}),
+                        raising=False)
+    with pytest.raises(proposals.EdgeBoxesUnavailableError, match="model.yml.gz"):
+        proposals.check_edgeboxes(tmp_path / "model.yml.gz")
+
+
+def test_paper_config_stops_before_training_without_the_structured_edge_file(
+        monkeypatch, tmp_path):
+    from mmengine.config import Config
+
+    from repro import paths
+    from repro.models.proposals import EdgeBoxesUnavailableError, require_proposals
+    from repro.profiles import deep_merge
+
+    monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path))
+    cfg = Config.fromfile(str(paths.config_path(CONFIG)))
+    assert cfg.model.test_cfg.proposals.type == "edgeboxes", (
+        "The paper profile's DeconvNet uses EdgeBoxes (Sec. 6.1).")
+    with pytest.raises(EdgeBoxesUnavailableError, match="structured_edges.yml.gz"):
+        require_proposals(cfg)
+    smoke = Config(dict(model=deep_merge(cfg.model.to_dict(), cfg.smoke.model.to_dict())))
+    assert smoke.model.test_cfg.proposals.type == "selective_search"
+    assert require_proposals(smoke) == {}, "The smoke profile keeps the home-made generator."

@@ -91,3 +91,63 @@ def test_per_class_tables_have_twenty_classes_and_the_mean(number):
             f"{spec.name}/{exp.key}: the paper prints 20 class IoUs (no background) and the mean."
         )
         assert "IoU.background" not in metrics
+
+
+def _preprocessor(margin: int, **kwargs):
+    from repro.models.dilation import ReflectPadDataPreProcessor
+
+    return ReflectPadDataPreProcessor(margin=margin, mean=[0, 0, 0], std=[1, 1, 1], seg_pad_val=255,
+                                      **kwargs)
+
+
+@pytest.mark.parametrize("margin", [5, 186])
+def test_padded_buffer_is_the_image_reflected_about_each_edge(margin):
+    """Sec. 4: "the buffer zone is filled by reflecting the image about each edge", at training
+    (padding to the crop) and at test (padding to a multiple of 8) alike: the network input is
+    cv2.copyMakeBorder(image, BORDER_REFLECT_101), no zeros."""
+    import cv2
+    import numpy as np
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(1, 255, (3, h, w)).astype(np.uint8) for h, w in ((13, 21), (9, 24))]
+    pre = _preprocessor(margin, size=(16, 24), test_cfg=dict(size_divisor=8))
+    samples = []
+    for img in images:
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.zeros(1, *img.shape[1:], dtype=torch.long))
+        samples.append(s)
+    batch = dict(inputs=[torch.from_numpy(i) for i in images], data_samples=samples)
+    train = pre(batch, training=True)
+    test = pre(dict(inputs=[torch.from_numpy(images[0])], data_samples=[SegDataSample()]))
+    for out, img, size in ((train["inputs"][0], images[0], (16, 24)),
+                           (train["inputs"][1], images[1], (16, 24)),
+                           (test["inputs"][0], images[0], (16, 24))):
+        h, w = img.shape[1:]
+        want = cv2.copyMakeBorder(img.transpose(1, 2, 0), margin, margin + size[0] - h, margin,
+                                  margin + size[1] - w, cv2.BORDER_REFLECT_101)
+        assert np.array_equal(out.numpy().transpose(1, 2, 0), want.astype(np.float32)), (
+            f"The {margin}-px buffer around a {h}x{w} image must be the image reflected about "
+            "each edge (BORDER_REFLECT_101), also where the batch pads it; check "
+            "ReflectPadDataPreProcessor.")
+    label = train["data_samples"][0].gt_sem_seg.data
+    assert label.shape[-2:] == (16, 24) and (label[0, 13:] == 255).all(), (
+        "Labels are padded with 255 to the crop, without the margin (the network's output size).")
+
+
+def test_front_end_on_the_preprocessed_batch_gives_scores_at_label_size():
+    pre = _preprocessor(186, size=(48, 64))
+    backbone = VGG16(variant="dilation", width_mult=1 / 32).eval()
+    head = ContextModuleHead(in_channels=backbone.out_channels["fc7"], num_classes=21).eval()
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+
+    s = SegDataSample()
+    s.gt_sem_seg = PixelData(data=torch.zeros(1, 40, 60, dtype=torch.long))
+    out = pre(dict(inputs=[torch.zeros(3, 40, 60, dtype=torch.uint8)], data_samples=[s]), True)
+    with torch.no_grad():
+        scores = head(backbone(out["inputs"]))
+    assert tuple(out["inputs"].shape[-2:]) == (48 + 372, 64 + 372)
+    assert tuple(scores.shape[-2:]) == (48, 64), (
+        "The unpadded front end removes exactly the 186-px margin: scores at the label size.")

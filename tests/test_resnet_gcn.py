@@ -132,5 +132,6 @@ def test_table6_configs_build_paper_and_smoke_models():
         out = model(torch.zeros(1, 3, 64, 64))
     assert out.shape == (1, 21, 64, 64), (
         f"The tiny ResNet50-GCN + GCN head must give 21 scores at the input size, got "
-        f"{tuple(out.shape)}: check the smoke gcn_channels of _base_/models/gcn_r50gcn.py."
+        f"{tuple(out.shape)}: check the smoke gcn_channels of "
+        "gcn/gcn-k15-br_r50gcn_1xb1-100k_voc12aug-512x512.py."
     )

@@ -1,11 +1,14 @@
 # GCN + BR on ResNet-152 for Cityscapes (Large Kernel Matters Sec. 4.3, Tables 9 and 10):
 # random 800x800 training crops, k increased from 15 to 25 "as the final feature map is 25x25",
 # 19 evaluated classes (trainIds). Stage-1 trains on fine train + coarse train_extra (22,973
-# images), Stage-2 on fine train from Stage-1's weights: splits and initialisation come from each
-# table row (repro.tables.gcn). Iterations and learning rate are not stated: 100k at batch 1.
+# images), Stage-2 on fine train from Stage-1's weights. One config serves both stages (same
+# crop, batch and schedule): as written it trains on fine train (Stage-2, given Stage-1's
+# checkpoint as load_from); repro's Table 9 rows switch Stage-1 to train + train_extra and chain
+# the initialisation (repro.tables.gcn). Iterations and learning rate are not stated: 100k at
+# batch 1. Multi-scale rows use default_runtime.py's tta_pipeline.
 _base_ = [
     '../_base_/models/gcn_r152.py',
-    '../_base_/datasets/cityscapes_tta.py',
+    '../_base_/datasets/cityscapes.py',
     '../_base_/schedules/schedule_sgd_m099.py',
     '../_base_/default_runtime.py',
 ]

@@ -72,6 +72,7 @@ from repro.crf.dense import CRFParams, available_cpus, crf_labels
 
 __all__ = [
     "GRIDS",
+    "protocol_grid",
     "select_images",
     "save_probabilities",
     "load_manifest",
@@ -97,6 +98,19 @@ GRIDS: dict[str, dict[str, list[float]]] = {
     },
 }
 _AXES = ("w1", "sigma_alpha", "sigma_beta", "w2", "sigma_gamma", "iterations")
+
+
+def protocol_grid(crf) -> str | None:
+    """The grid a table row's ``Protocol.crf`` cross-validates on: ``"v1"`` (DeepLab ICLR 2015,
+    for the rows that follow it: GDN Sec. 4.4, Dilation Tables 3-4), ``"v2"`` (DeepLab TPAMI
+    2017; ``True`` means v2); None when the row gives its parameters (a dict) or has no CRF."""
+    if crf is True:
+        return "v2"
+    if isinstance(crf, str):
+        if crf not in GRIDS:
+            raise ValueError(f"Protocol.crf names the grid {crf!r}; known grids: {list(GRIDS)}.")
+        return crf
+    return None
 MANIFEST = "manifest.json"
 
 

@@ -14,7 +14,8 @@ front end and context module "+ RNN" this way. Config::
 The decode head's logits are upsampled (bilinear, the head's ``align_corners``) to the network
 input size and refined by ``repro.crf.meanfield.CRFRNN`` before the decode-head loss (training)
 and before mmseg's post-processing (``predict``, ``_forward``, each crop of slide inference).
-The CRF needs the RGB image: the input is de-normalised with the data preprocessor's mean/std;
+The CRF needs the RGB image: the input (without the reflected margin of a preprocessor with a
+``margin``, as Dilation's) is de-normalised with the data preprocessor's mean/std;
 its channel order is RGB when the preprocessor converts channels (``bgr_to_rgb=True``, the usual
 VOC config) and BGR (mmcv's loading order) otherwise, or as set by ``channel_order``. The
 auxiliary heads, if any, are trained on the backbone features as in EncoderDecoder.
@@ -71,6 +72,11 @@ class CRFRNNEncoderDecoder(EncoderDecoder):
         return img.clamp(0, 255)
 
     def _refine(self, inputs: torch.Tensor, seg_logits: torch.Tensor) -> torch.Tensor:
+        # A preprocessor that adds a reflected margin around the image (Dilation's
+        # ReflectPadDataPreProcessor): the CRF sees the image without it.
+        m = getattr(self.data_preprocessor, "margin", 0)
+        if m:
+            inputs = inputs[..., m:-m, m:-m]
         if seg_logits.shape[2:] != inputs.shape[2:]:
             seg_logits = F.interpolate(
                 seg_logits, size=inputs.shape[2:], mode="bilinear",

@@ -204,7 +204,7 @@ class ProposalSegmentor(EncoderDecoder):
 
         test_cfg=dict(
             mode='proposals',
-            proposals=dict(type='selective_search'),  # or dict(type='file', root=DIR)
+            proposals=dict(type='edgeboxes', model=FILE),  # or 'file', 'selective_search'
             max_proposals=50, min_size=112, context=1.2, input_size=224,
             aggregate='max',  # or 'sum'
             batch_size=16,    # proposals per forward pass
@@ -213,11 +213,18 @@ class ProposalSegmentor(EncoderDecoder):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        cfg = self.test_cfg or {}
-        self._source = None
-        if cfg.get("mode") == "proposals":
-            self._source = build_proposal_source(cfg.get("proposals"))
-            print_log(f"DeconvNet proposals: {self._source.describe()}", logger="current")
+        self._proposal_source = None  # built at the first prediction: training needs none
+
+    @property
+    def _source(self):
+        """The proposal source of ``test_cfg`` (EdgeBoxes needs OpenCV contrib and its model
+        file: repro checks both when it plans a row, ``check_edgeboxes`` says what is
+        missing)."""
+        if self._proposal_source is None:
+            self._proposal_source = build_proposal_source(self.test_cfg.get("proposals"))
+            print_log(f"DeconvNet proposals: {self._proposal_source.describe()}",
+                      logger="current")
+        return self._proposal_source
 
     # -- inference ------------------------------------------------------------------------------
     def inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:

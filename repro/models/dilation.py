@@ -14,12 +14,20 @@ Implements
   truncation clips negative inputs, as Table 1's "Truncation: Yes" prescribes.
   ``layer_table()`` reads Table 1's rows (kernel, dilation, truncation, receptive field, output
   channels) back from the built convolutions.
+- ``ReflectPadDataPreProcessor``: Sec. 4, "We use reflection padding: the buffer zone is filled
+  by reflecting the image about each edge". mmseg's data preprocessor (normalisation, batching,
+  labels padded with 255 to the crop / a multiple of 8) whose image buffer is the image itself
+  reflected about its four edges (BORDER_REFLECT_101, as fyu/dilation: caffe-dilation's
+  ImageLabelData with ``padding: REFLECT`` in training, test.py's ``copyMakeBorder`` at test)
+  by the 186-px margin of the unpadded front end and, to the right and bottom, by whatever the
+  batch size adds: the same at train and test. The network input is therefore 2 x 186 px larger
+  than the labels; the batch metadata (``img_shape``, ``pad_shape``) stays that of the labels.
 - ``ContextModuleHead``: the front end's last layer plus, optionally, the context module and the
   x8 upsampling, as an mmseg decode head on the front end's fc7 (``VGG16`` variant 'dilation'
   of ``repro.models.vgg``: no pool4/pool5, conv5 dilation 2, fc6 7x7 dilation 4, unpadded
-  convolutions, input reflection-padded by 186 px, ``pad_input=186``). ``conv_seg`` is the
-  front end's "final" 1x1 layer producing the C = 21 class scores (Sec. 4; Gaussian std 0.001,
-  bias 0, as fyu/dilation network.py); the context module refines those scores; a fixed
+  convolutions, on the 186-px reflected buffer of ``ReflectPadDataPreProcessor``). ``conv_seg``
+  is the front end's "final" 1x1 layer producing the C = 21 class scores (Sec. 4; Gaussian std
+  0.001, bias 0, as fyu/dilation network.py); the context module refines those scores; a fixed
   bilinear deconvolution (kernel 16, stride 8, pad 4, network.py ``make_upsample``) brings them
   to the input resolution. ``context=None`` is the front end alone (Tables 2, 3 and 4).
 
@@ -32,8 +40,14 @@ Deviations
   convolution by its dilation (network.py ``build_context``) so the output keeps the input's
   size; so does this one.
 - The front end's output is exactly 1/8 of its input when the input is a multiple of 8; configs
-  pad test images to a multiple of 8 (``size_divisor=8``, zeros at the bottom/right, then the
-  186-px reflection) and train on crops that are multiples of 8, so no output is resampled.
+  pad test images to a multiple of 8 (``size_divisor=8``, by reflection like the margin) and
+  train on crops that are multiples of 8, so no output is resampled.
+- Training windows: fyu/dilation crops 500x500 network inputs (margin included) from the
+  reflected image and computes the loss on labels subsampled by 8 in the central 128x128; the
+  configs crop 504x504 image windows (at most the whole VOC image), add the margin and compute
+  the loss on the x8-upsampled scores against every label pixel.
+- Only whole-image inference: mmseg's slide inference cuts windows from the network input,
+  which here includes the margin.
 """
 
 from __future__ import annotations
@@ -41,11 +55,13 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import nn
 
 from repro.models.common import bilinear_deconv
+from repro.models.vgg import reflect_pad
 
 #: Table 1: dilation of the seven 3x3 layers (layer 8 is the 1x1 output layer).
 DILATIONS = (1, 1, 2, 4, 8, 16, 1)
@@ -176,3 +192,34 @@ class ContextModuleHead(BaseDecodeHead):
         if self.context is not None:
             scores = self.context(scores)
         return self.upsample(scores)
+
+
+@MODELS.register_module()
+class ReflectPadDataPreProcessor(SegDataPreProcessor):
+    """mmseg's ``SegDataPreProcessor`` whose image buffer is the image reflected about its edges
+    (module docstring): ``margin`` px on every side plus the padding to ``size`` (training) or
+    to a multiple of ``test_cfg['size_divisor']`` (test) on the right and bottom. Labels are
+    padded with ``seg_pad_val`` to the size without margin, as by the parent class.
+
+    Args:
+        margin: reflection added on every side (186 for the Dilation front end, whose unpadded
+            convolutions shrink the input by 2 x 186 px).
+        **kwargs: ``SegDataPreProcessor`` arguments (``pad_val`` is not used: nothing is filled
+            with a constant).
+    """
+
+    def __init__(self, margin: int = 186, **kwargs):
+        super().__init__(**kwargs)
+        self.margin = margin
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        sizes = [tuple(img.shape[-2:]) for img in data["inputs"]]  # before any padding
+        out = super().forward(data, training)
+        batch = out["inputs"]
+        height, width = batch.shape[-2:]
+        m = self.margin
+        out["inputs"] = torch.stack([
+            reflect_pad(img[:, :h, :w], (m, m + width - w, m, m + height - h))
+            for img, (h, w) in zip(batch, sizes)
+        ])
+        return out

@@ -3,7 +3,7 @@ testing that keeps the merged probabilities.
 
 - ``EnsembleSegmentor``: mean of the members' softmax probability maps at the original image
   size (GDN "FCN-32s + GDN + FC" ensemble, Table 1-2 of Nekrasov et al.; DeconvNet's
-  "EDeconvNet" = DeconvNet + FCN-8s, Noh et al. Sec. 4.3). Each member preprocesses the batch
+  "EDeconvNet" = DeconvNet + FCN-8s, Noh et al. Sec. 5.2). Each member preprocesses the batch
   itself, so members with different normalisations or inference modes (whole image,
   proposals) combine.
 - ``ProbTTAModel``: mmseg's ``SegTTAModel`` (mean of softmax over scales and flips) that also

@@ -16,12 +16,22 @@ metainfo:
   ('xyxy', 0-based, x2/y2 exclusive) or ``x y w h [score]`` ('xywh', 0-based; MATLAB EdgeBoxes
   writes 1-based x, y: subtract 1). Coordinates are in the original image; they are scaled when
   the test pipeline resizes.
+- ``dict(type='edgeboxes', model=FILE, max_boxes=2000)``: the paper's proposals (Sec. 6.1: "We
+  employ edge-box [26] to generate object proposals ... approximately 2000 object proposals, and
+  select top 50 proposals based on their objectness scores"), computed by OpenCV's contrib
+  implementation (``cv2.ximgproc``: structured-edge detection with the model ``FILE``, Dollar &
+  Zitnick's forest as OpenCV ships it, ``model.yml.gz``; orientation, edge NMS, then EdgeBoxes
+  with its default alpha 0.65 / beta 0.75, ranked by objectness). Needs the contrib build of
+  OpenCV (``pip install 'repro[edgeboxes]'``, see the README) and the model file (``repro
+  weights``: entry ``structured_edges``); :func:`check_edgeboxes` says what is missing. The
+  paper profile's DeconvNet configs use it.
 - ``dict(type='selective_search', scales=(100, 300), sigma=0.8)``: a built-in generator that
   needs no model file, after selective search (Uijlings et al., IJCV 2013): Felzenszwalb-
   Huttenlocher regions (scikit-image) at each scale, greedy hierarchical grouping of adjacent
   regions by colour-histogram, size and fill similarity (no texture term), every region of the
   hierarchy a box, ranked as selective search does (hierarchy level from the top times a seeded
-  random number), duplicates removed. It is a stand-in for EdgeBoxes: fewer and coarser boxes.
+  random number), duplicates removed. It is a stand-in for EdgeBoxes (fewer and coarser boxes)
+  for the smoke profile, which has no structured-edge model.
 
 Training crops (``DeconvNetObjectCrop``, an mmcv transform): stage 1 crops a ground-truth
 instance; its box is enlarged 1.2 times around its centre, the crop is resized to 250x250 and
@@ -144,6 +154,88 @@ class BoxFileProposals:
         return rows
 
 
+class EdgeBoxesUnavailableError(FileNotFoundError):
+    """EdgeBoxes proposals cannot run: OpenCV's contrib build or the structured-edge model file
+    is missing (the message names the fix)."""
+
+
+CONTRIB_FIX = (
+    "install OpenCV's contrib build over opencv-python (same version, one cv2 package): "
+    "pip install --force-reinstall --no-deps \"opencv-contrib-python=={version}\" "
+    "(README: DeconvNet's EdgeBoxes)"
+)
+
+
+def check_edgeboxes(model: str | Path | None) -> Path:
+    """The structured-edge model file, after checking that EdgeBoxes can run here: OpenCV's
+    contrib functions are present (``cv2.ximgproc.createEdgeBoxes``: a ``cv2.ximgproc``
+    attribute alone is no proof, an overwritten contrib install leaves the package folder) and
+    the file exists. Raises :class:`EdgeBoxesUnavailableError` naming what to do."""
+    from importlib import metadata
+
+    ximgproc = getattr(cv2, "ximgproc", None)
+    if not all(hasattr(ximgproc, f) for f in ("createEdgeBoxes",
+                                               "createStructuredEdgeDetection")):
+        try:
+            version = metadata.version("opencv-python")
+        except metadata.PackageNotFoundError:
+            version = cv2.__version__
+        raise EdgeBoxesUnavailableError(
+            f"DeconvNet's EdgeBoxes proposals need OpenCV's contrib build (cv2 {cv2.__version__} "
+            f"at {Path(cv2.__file__).parent} has no cv2.ximgproc.createEdgeBoxes): "
+            + CONTRIB_FIX.format(version=version) + "."
+        )
+    if model is None or not Path(model).expanduser().is_file():
+        raise EdgeBoxesUnavailableError(
+            f"DeconvNet's EdgeBoxes proposals need the structured-edge model file "
+            f"{model or '(none given)'}: OpenCV's model.yml.gz (opencv_extra "
+            "testdata/cv/ximgproc/model.yml.gz), put where `repro weights` says (entry "
+            "structured_edges), or give boxes files: proposals=dict(type='file', root=DIR)."
+        )
+    return Path(model).expanduser()
+
+
+class EdgeBoxesProposals:
+    """EdgeBoxes (Zitnick & Dollar, ECCV 2014) from OpenCV contrib (module docstring)."""
+
+    def __init__(self, model: str | None = None, max_boxes: int = 2000, alpha: float = 0.65,
+                 beta: float = 0.75, min_score: float = 0.01):
+        self.model = check_edgeboxes(model)
+        self.max_boxes, self.alpha, self.beta, self.min_score = max_boxes, alpha, beta, min_score
+        self._sed = None
+
+    def describe(self) -> str:
+        return f"edgeboxes(model={self.model.name}, max_boxes={self.max_boxes})"
+
+    def __call__(self, image: np.ndarray, meta: dict | None = None) -> np.ndarray:
+        """Boxes of the RGB uint8 ``image``, x1 y1 x2 y2 (x2/y2 exclusive), best first."""
+        if self._sed is None:  # one forest per process (workers build their own)
+            self._sed = cv2.ximgproc.createStructuredEdgeDetection(str(self.model))
+        rgb = np.ascontiguousarray(image, dtype=np.float32) / 255.0
+        edges = self._sed.detectEdges(rgb)
+        orientation = self._sed.computeOrientation(edges)
+        edges = self._sed.edgesNms(edges, orientation)
+        return edge_boxes(edges, orientation, self.max_boxes, self.alpha, self.beta,
+                          self.min_score)
+
+
+def edge_boxes(edges: np.ndarray, orientation: np.ndarray, max_boxes: int = 2000,
+               alpha: float = 0.65, beta: float = 0.75, min_score: float = 0.01) -> np.ndarray:
+    """OpenCV's EdgeBoxes on an edge map and its orientation map (float32, HxW): boxes as
+    ``(x1, y1, x2, y2)``, x2/y2 exclusive, ranked by objectness, at most ``max_boxes``."""
+    eb = cv2.ximgproc.createEdgeBoxes(alpha=alpha, beta=beta, minScore=min_score,
+                                      maxBoxes=max_boxes)
+    boxes, scores = eb.getBoundingBoxes(edges.astype(np.float32),
+                                        orientation.astype(np.float32))
+    if len(boxes) == 0:
+        return np.zeros((0, 4), float)
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, float).ravel(), kind="stable")
+    boxes = boxes[order]
+    boxes[:, 2:] += boxes[:, :2]  # x y w h -> x1 y1 x2 y2
+    return boxes
+
+
 class SelectiveSearchProposals:
     """Selective-search-like boxes from Felzenszwalb regions (module docstring)."""
 
@@ -233,12 +325,41 @@ def build_proposal_source(cfg: dict | None):
     kind = cfg.pop("type")
     if kind == "file":
         return BoxFileProposals(**cfg)
+    if kind == "edgeboxes":
+        return EdgeBoxesProposals(**cfg)
     if kind == "selective_search":
         return SelectiveSearchProposals(**cfg)
     raise ValueError(
-        f"Unknown proposal source {kind!r}: use dict(type='file', root=DIR, format='xyxy') for "
-        "boxes you computed (e.g. EdgeBoxes) or dict(type='selective_search')."
+        f"Unknown proposal source {kind!r}: use dict(type='edgeboxes', model=FILE) (the paper's), "
+        "dict(type='file', root=DIR, format='xyxy') for boxes you computed, or "
+        "dict(type='selective_search')."
     )
+
+
+def require_proposals(cfg) -> dict:
+    """Plan-time check of a config's DeconvNet proposals (``model.test_cfg.proposals``): for
+    ``type='edgeboxes'`` without ``model``, the structured-edge file is looked up where `repro
+    weights` keeps weights (entry ``structured_edges``) and written into the config; then
+    :func:`check_edgeboxes` runs. Returns what was decided, for the row's provenance (empty for
+    configs without proposals). Raises :class:`EdgeBoxesUnavailableError` (exit 2) before any
+    training when the contrib build or the file is missing."""
+    test_cfg = cfg.model.get("test_cfg") or {}
+    proposals = test_cfg.get("proposals") if test_cfg.get("mode") == "proposals" else None
+    if not proposals or proposals.get("type") != "edgeboxes":
+        return {}
+    if not proposals.get("model"):
+        from repro.weights import REGISTRY, find_weights, weights_dir
+
+        found = find_weights(REGISTRY["structured_edges"])
+        if found is None:
+            raise EdgeBoxesUnavailableError(
+                f"DeconvNet's EdgeBoxes proposals (Sec. 6.1) need the structured-edge model "
+                f"file {weights_dir() / REGISTRY['structured_edges'].files[0]}: "
+                f"{REGISTRY['structured_edges'].how}; `repro weights` lists it."
+            )
+        proposals["model"] = str(found)
+    path = check_edgeboxes(proposals["model"])
+    return dict(proposals="edgeboxes", structured_edges=str(path))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ deeplab_large  DeepLab-LargeFOV (Chen et al.): pool1-3 3x3/2 pad 1, pool4-5 3x3/
 fov            1, conv5_x dilation 2, fc6 3x3 dilation 12 1024 ch, fc7 1x1 1024.
 dilation       Yu & Koltun front end: no pool4/pool5, conv5_x dilation 2, fc6 7x7       8
                dilation 4 (4096), fc7 1x1 4096, every convolution UNPADDED. The paper
-               reflection-pads the input by 186 px: ``pad_input=186`` does it here
-               (default 0: the model / head may do it instead).
+               reflection-pads the input by 186 px: the Dilation configs' data
+               preprocessor does (repro.models.dilation: the image itself reflected,
+               not the batch buffer); ``pad_input=186`` reflects the tensor it gets.
 deconvnet      Noh et al.: BatchNorm after every conv (and fc6/fc7), 2x2/2 max pools     32
                that return their switches, fc6 7x7 4096 pad 0 (1x1 on the 224 input's
                7x7 pool5), fc7 1x1 4096.
@@ -229,14 +230,27 @@ class VGG16(BaseModule):
         super().init_weights()
 
 
-def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """Reflection padding by ``pad`` on every side, also for inputs smaller than ``pad`` (torch's
-    reflect mode needs pad < size: reflect repeatedly, as OpenCV's BORDER_REFLECT_101 does)."""
-    while pad > 0:
-        step = min(pad, x.shape[-1] - 1, x.shape[-2] - 1)
-        x = nn.functional.pad(x, [step] * 4, mode="reflect")
-        pad -= step
-    return x
+def reflect_index(n: int, before: int, after: int, device=None) -> torch.Tensor:
+    """Source indices of a length-``n`` axis extended by ``before`` / ``after`` elements by
+    reflection about its edges, the edge element not repeated, as often as needed (OpenCV's
+    ``borderInterpolate`` with BORDER_REFLECT_101, numpy's 'reflect'): a function of the original
+    axis only, period 2 (n - 1)."""
+    p = torch.arange(-before, n + after, device=device)
+    if n == 1:
+        return torch.zeros_like(p)
+    q = p.remainder(2 * (n - 1))
+    return torch.where(q >= n, 2 * (n - 1) - q, q)
+
+
+def reflect_pad(x: torch.Tensor, pad: int | tuple[int, int, int, int]) -> torch.Tensor:
+    """``x`` (..., H, W) padded by reflecting it about each edge (BORDER_REFLECT_101: the edge
+    pixel not repeated) by ``pad`` on every side or by ``(left, right, top, bottom)``, also when
+    the padding exceeds the size (torch's reflect mode needs pad < size): exactly what
+    ``cv2.copyMakeBorder(..., cv2.BORDER_REFLECT_101)`` and ``numpy.pad(..., 'reflect')`` give."""
+    left, right, top, bottom = (pad,) * 4 if isinstance(pad, int) else pad
+    rows = reflect_index(x.shape[-2], top, bottom, x.device)
+    cols = reflect_index(x.shape[-1], left, right, x.device)
+    return x.index_select(-2, rows).index_select(-1, cols)
 
 
 # ---------------------------------------------------------------------------------------------

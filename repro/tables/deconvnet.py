@@ -21,7 +21,7 @@ from repro.models import static
 from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
 
 CITATION = "Noh, Hong & Han, Learning Deconvolution Network for Semantic Segmentation, ICCV 2015"
-DECONVNET = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"
+DECONVNET = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py"
 FCN8S = "fcn/fcn-8s-atonce_vgg16_1xb1-100k_voc12sbd-500x500.py"
 
 #: (column title as printed, mmseg PascalVOCDataset class name or None for the mean).
@@ -53,7 +53,11 @@ TRAIN = dict(
     iters=60000, eval_split="test", test_mode="proposals",
 )
 NOTE = ("Sec. 6.1: VOC 2012 train + val with the SBD labels (12031 images), two-stage crops; "
-        "test server")
+        "test server; proposals at test: EdgeBoxes from OpenCV contrib, top 50 of 2000 by "
+        "objectness, enlarged 1.2x, boxes under 112 px skipped (released inference); "
+        "differences: stage-2 training crops from the configured generator, not EdgeBoxes; "
+        "classes balanced per sample, not by adding redundant examples; batch 64 in one step "
+        "(released solvers: 8 x iter_size 8)")
 #: The released inference's dense CRF (generate_EDeconvNet_CRF_results.m); the paper gives none.
 CRF = dict(w1=5, sigma_alpha=20, sigma_beta=3, w2=3, sigma_gamma=3, iterations=10)
 PLAIN = Protocol(**TRAIN, note=NOTE)

@@ -1,7 +1,10 @@
-# PASCAL VOC 2012 + SBD ("train_aug", 10582 images, labels in SegmentationClassAug) for training,
-# VOC12 val (1449 images, SegmentationClass with the void band) for evaluation at native size.
-# The harness (repro.runner) rewrites data_root, the split lists and the crop from each table
-# row's protocol; these defaults are the GCN / DeepLab protocol.
+# PASCAL VOC 2012, the one VOC dataset base of every config. Default: VOC 2012 + SBD ("train_aug",
+# 10582 images, labels in SegmentationClassAug) for training, VOC12 val (1449 images,
+# SegmentationClass with the void band) for evaluation at native size: the GCN / DeepLab /
+# Dilation / DeconvNet protocol. FCN's protocol (SBD train -> seg11valid) and GCN's stage splits
+# override ann_file / data_prefix in their configs. Each config restates train_pipeline with its
+# own crop; the harness (repro.runner) rewrites data_root, the split lists and the crop from each
+# table row's protocol.
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)

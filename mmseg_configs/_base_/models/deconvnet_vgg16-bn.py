@@ -33,8 +33,11 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(
         mode='proposals',
-        # EdgeBoxes in the paper: give them with dict(type='file', root=DIR, format='xyxy').
-        proposals=dict(type='selective_search', scales=(100, 300)),
+        # Sec. 6.1: EdgeBoxes, ~2000 per image, the top 50 by objectness (OpenCV contrib, the
+        # structured-edge model file from `repro weights`: entry structured_edges, filled in by
+        # repro; give `model=FILE` for mmseg's own tools). Precomputed boxes instead:
+        # dict(type='file', root=DIR, format='xyxy').
+        proposals=dict(type='edgeboxes', max_boxes=2000),
         max_proposals=50,
         min_size=112,  # released inference skips enlarged boxes with a side below 112 px
         context=1.2,
@@ -44,13 +47,15 @@ model = dict(
     ),
 )
 # Tiny variant for the smoke profile (repro.profiles): VGG16-BN at 1/16 width (fc7: 256 maps),
-# still 224x224 inputs (fc6 is 7x7 on pool5); 8 proposals from one grouping scale, and the
+# still 224x224 inputs (fc6 is 7x7 on pool5); 8 proposals of the home-made generator (no
+# structured-edge model in the smoke profile) from one grouping scale, and the
 # 112-px rule scaled to the 160x120 synthetic images (112 * 160 / 500 = 36).
 smoke = dict(
     model=dict(
         backbone=dict(width_mult=1 / 16),
         decode_head=dict(width_mult=1 / 16, in_channels=256),
-        test_cfg=dict(max_proposals=8, min_size=36, proposals=dict(scales=(100, ))),
+        test_cfg=dict(max_proposals=8, min_size=36,
+                      proposals=dict(_delete_=True, type='selective_search', scales=(100, ))),
     ),
     iters=30,
 )

@@ -24,7 +24,9 @@ model = dict(
         in_channels=1024,
         num_classes=21,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+        # Caffe SoftmaxWithLoss (normalize: true): mean over the non-void pixels.
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True),
     ),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'),

@@ -5,7 +5,9 @@
 # (the released solvers: 8 images x iter_size 8), SGD lr 0.01, momentum 0.9, weight decay 5e-4;
 # the learning rate drops 10x every 9K (stage 1) / 10K (stage 2) iterations and restarts at 0.01
 # for stage 2 (released solver.prototxt files; the paper: "whenever validation accuracy does not
-# improve"). Crops: repro.models.proposals.DeconvNetObjectCrop.
+# improve"). Crops: repro.models.proposals.DeconvNetObjectCrop. Released prototxts: every conv /
+# deconv weight at lr 1 / decay 1, every bias at lr 2 / decay 0; the BN layers' scale and shift
+# at the defaults (lr 1, decay 1); SOFTMAX_LOSS normalised over the non-void pixels.
 _base_ = [
     '../_base_/models/deconvnet_vgg16-bn.py',
     '../_base_/datasets/pascal_voc12_aug.py',
@@ -28,9 +30,31 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
+# VOC 2012 train + val with the SBD labels: train_aug (10582) + val (1449) = 12031 images.
+voc_train = dict(  # the two parts differ in their list only
+    type='PascalVOCDataset',
+    data_root='data/VOCdevkit/VOC2012',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+    pipeline=train_pipeline,
+)
+train_dataloader = dict(
+    batch_size=64,
+    dataset=dict(
+        _delete_=True,
+        type='ConcatDataset',
+        datasets=[
+            dict(voc_train, ann_file='ImageSets/Segmentation/train_aug.txt'),
+            dict(voc_train, ann_file='ImageSets/Segmentation/val.txt'),
+        ],
+    ),
+)
 custom_hooks = [dict(type='DeconvNetStageHook', stage1_ratio=1 / 3)]
-optim_wrapper = dict(optimizer=dict(lr=0.01, momentum=0.9, weight_decay=5e-4))
+optim_wrapper = dict(
+    optimizer=dict(lr=0.01, momentum=0.9, weight_decay=5e-4),
+    # Biases lr 2 / decay 0; BN scale and shift at 1 / 1 (mmengine's bias rule leaves norm
+    # layers' lr alone, their decay needs norm_decay_mult).
+    paramwise_cfg=dict(bias_lr_mult=2.0, bias_decay_mult=0.0, norm_decay_mult=1.0),
+)
 # Stage 1: 0.01, /10 at 9K and 18K; stage 2 restarts at 0.01 (DeconvNetStageHook, at 20K), /10 at
 # 30K, 40K and 50K.
 param_scheduler = [

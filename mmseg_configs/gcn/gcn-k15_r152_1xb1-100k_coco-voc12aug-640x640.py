@@ -1,0 +1,4 @@
+# GCN (k = 15) without BR through the three-stage VOC schedule (Large Kernel Matters, Table 7
+# column "GCN"): the stage of gcn-k15-br_r152_1xb1-100k_coco-voc12aug-640x640.py.
+_base_ = './gcn-k15-br_r152_1xb1-100k_coco-voc12aug-640x640.py'
+model = dict(decode_head=dict(boundary_refine=False))
