@@ -210,10 +210,6 @@ def _row_splits(exp: Experiment) -> dict[str, str | None]:
     return labels
 
 
-def _crf_grid(crf) -> str:
-    return "v2" if crf is True else str(crf)
-
-
 class Planner:
     """Resolves rows into plans; upstream rows (init_from, members) are planned by the same
     planner (memoised), so a row and its stages agree on every training key."""
@@ -276,14 +272,20 @@ class Planner:
         return cfg, info, notes
 
     def _weights(self, cfg, exp: Experiment) -> tuple[dict, dict[str, str]]:
-        """Pretrained weights of the row's backbone (paper profile): provenance and the path ->
-        digest replacement for the hash."""
+        """Pretrained weights of the row's backbone and the files its inference needs (paper
+        profile: DeconvNet's structured-edge model): provenance and the path -> digest
+        replacements for the hash."""
         if self.s.profile.name != "paper":
             return {}, {}
+        from repro.models.proposals import require_proposals
         from repro.weights import require_weights
 
         info = require_weights(cfg)
         replace = {info["path"]: f"<weights {info['sha256']}>"} if info.get("path") else {}
+        proposals = require_proposals(cfg)
+        if proposals:
+            info["proposals"] = proposals
+            replace[proposals["structured_edges"]] = "<structured edges>"
         return info, replace
 
     def training(self, spec: TableSpec, exp: Experiment, seed: int) -> Training:
@@ -372,13 +374,16 @@ class Planner:
         return released_weights(exp.released)
 
     def _crf(self, spec, exp, seed, cfg, training) -> dict | CrfCV:
+        from repro.crf.cv import protocol_grid
+
         crf = exp.protocol.crf
         if isinstance(crf, dict):
             return dict(crf)
         opts = dict(self.s.profile.crf_cv)
-        if crf in ("v1", "v2") or crf is True:
-            # The profile may cut the grid (smoke); a named grid is the paper's protocol.
-            opts["grid"] = opts["grid"] if self.s.profile.name == "smoke" else _crf_grid(crf)
+        # The smoke profile cuts the grid to a few points; otherwise the row's own grid
+        # (DeepLab v1 for the rows that follow DeepLab ICLR 2015, v2 for the rest).
+        if self.s.profile.name != "smoke":
+            opts["grid"] = protocol_grid(crf)
         cv_cfg = copy.deepcopy(cfg)
         if exp.protocol.eval_split == "test":  # no labels: cross-validate on val, as DeepLab did
             val = dataclasses.replace(exp.protocol, eval_split="val")
@@ -416,22 +421,6 @@ def _lookup(d: dict, dotted: str):
     return node
 
 
-def default_tta_pipeline(with_labels: bool) -> list[dict]:
-    """DeepLab's multi-scale test (scales 0.5..1.75, Chen et al. TPAMI 2017) with flips, for
-    configs that do not state their own ``tta_pipeline``."""
-    ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-    return [
-        dict(type="LoadImageFromFile"),
-        dict(type="TestTimeAug", transforms=[
-            [dict(type="Resize", scale_factor=r, keep_ratio=True) for r in ratios],
-            [dict(type="RandomFlip", prob=0.0, direction="horizontal"),
-             dict(type="RandomFlip", prob=1.0, direction="horizontal")],
-            [dict(type="LoadAnnotations")] if with_labels else [],
-            [dict(type="PackSegInputs")],
-        ]),
-    ]
-
-
 def _without_annotations(pipeline: list) -> list:
     out = []
     for t in pipeline:
@@ -452,7 +441,10 @@ def _test_mode(cfg, exp: Experiment) -> None:
     if not exp.protocol.multi_scale:
         return
     with_labels = exp.protocol.eval_split != "test"
-    pipeline = cfg.get("tta_pipeline") or default_tta_pipeline(with_labels)
+    pipeline = cfg.get("tta_pipeline")
+    if not pipeline:
+        raise PlanError(f"{exp.config} has no `tta_pipeline`, which multi-scale testing needs: "
+                        "inherit mmseg_configs/_base_/default_runtime.py or set one.")
     if not with_labels:
         pipeline = _without_annotations(pipeline)
     cfg.test_dataloader.dataset.pipeline = pipeline

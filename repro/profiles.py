@@ -129,8 +129,11 @@ def _split_dataset(template: dict, dataset: str, split: str, labels: str, data_r
 
 
 def apply_protocol(cfg: Config, protocol: Protocol, data_root: str) -> None:
-    """Point the config's data at the protocol's splits under ``data_root``."""
+    """Point the config's data at the protocol's splits under ``data_root`` (a config that
+    concatenates datasets gives its first one as the template)."""
     template = cfg.train_dataloader.dataset.to_dict()
+    if template.get("type") == "ConcatDataset":
+        template = template["datasets"][0]
     parts = [_split_dataset(template, protocol.dataset, split, protocol.train_labels, data_root)
              for split in protocol.train_split.split("+")]
     cfg.train_dataloader.dataset = (
