@@ -64,6 +64,7 @@ __all__ = [
     "load_released",
     "random_blobs",
     "random_caffemodel",
+    "random_caffemodel_cached",
     "released_for_row",
     "require_released",
 ]
@@ -426,7 +427,7 @@ RELEASED: dict[str, ReleasedModel] = {m.name: m for m in (
     ),
     ReleasedModel(
         name="vgg16",
-        title="VGG16 ImageNet (VGG_ILSVRC_16_layers, Simonyan & Zisserman): the training init",
+        title="VGG16 ImageNet (VGG_ILSVRC_16_layers, Simonyan & Zisserman), the training init",
         files=("VGG_ILSVRC_16_layers.caffemodel", "vgg_conv.caffemodel",
                "VGG_ILSVRC_16_layers_conv.caffemodel"),
         url="http://www.robots.ox.ac.uk/~vgg/software/very_deep/caffe/"
@@ -810,3 +811,16 @@ def random_caffemodel(name: str, path: str | os.PathLike, seed: int = 0, *, mode
     layers, types = random_blobs(spec, model, seed, drop=drop)
     return write_caffemodel(path, layers, types=types, legacy=spec.legacy, name=spec.name)
 
+
+def random_caffemodel_cached(name: str, seed: int = 0) -> Path:
+    """:func:`random_caffemodel` at full width, written once into the regenerable cache
+    (``$REPRO_CACHE/released/<seed>/<published file name>``): the smoke profile's released mode
+    evaluates full-width models, and writing 134M random floats through protobuf takes a minute.
+    Copy or link the file into a weights folder to use it as the released file."""
+    from repro import paths
+
+    spec = RELEASED[name]
+    path = paths.cache_dir() / "released" / str(seed) / spec.files[0]
+    if not path.is_file():
+        random_caffemodel(name, path, seed)
+    return path
