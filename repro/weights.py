@@ -90,8 +90,9 @@ REGISTRY = {
             "vgg16", "VGG16 ImageNet (torchvision or Caffe-converted)",
             ("vgg16.pth", "vgg16-397923af.pth", "vgg16-*.pth", "VGG_ILSVRC_16_layers*.pth"),
             "download https://download.pytorch.org/models/vgg16-397923af.pth (torchvision), or "
-            "convert Caffe's VGG_ILSVRC_16_layers.caffemodel to a state dict with keys "
-            "conv1_1.weight .. fc7.bias",
+            "convert Caffe's VGG_ILSVRC_16_layers.caffemodel: repro weights import-caffe "
+            "VGG_ILSVRC_16_layers.caffemodel --model vgg16 --out "
+            "<weights folder>/VGG_ILSVRC_16_layers.pth",
         ),
         WeightSpec(
             "resnet152", "ResNet-152 ImageNet (torchvision)",
