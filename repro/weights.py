@@ -35,6 +35,12 @@ Input conventions differ between files: torchvision weights expect RGB normalise
 ImageNet mean/std, Caffe VGG16 expects BGR minus the Caffe mean (the FCN / DeepLab / GDN configs
 default to Caffe's). :func:`require_weights` sets the config's ``data_preprocessor`` to the
 convention of the file it found and records it.
+
+Released models (``repro.released``): the authors' trained ``.caffemodel`` files that reproduce
+published rows. ``repro weights`` lists them (file, where published, the rows that use them,
+whether present); ``repro weights import-caffe FILE.caffemodel --config CONFIG --out FILE.pth
+[--model NAME]`` converts one (``repro.released.import_caffe``; Caffe format:
+``repro.caffe``), exit 2 naming the first missing, unexpected or mis-shaped layer.
 """
 
 from __future__ import annotations
@@ -84,8 +90,9 @@ REGISTRY = {
             "vgg16", "VGG16 ImageNet (torchvision or Caffe-converted)",
             ("vgg16.pth", "vgg16-397923af.pth", "vgg16-*.pth", "VGG_ILSVRC_16_layers*.pth"),
             "download https://download.pytorch.org/models/vgg16-397923af.pth (torchvision), or "
-            "convert Caffe's VGG_ILSVRC_16_layers.caffemodel to a state dict with keys "
-            "conv1_1.weight .. fc7.bias",
+            "convert Caffe's VGG_ILSVRC_16_layers.caffemodel: repro weights import-caffe "
+            "VGG_ILSVRC_16_layers.caffemodel --model vgg16 --out "
+            "<weights folder>/VGG_ILSVRC_16_layers.pth",
         ),
         WeightSpec(
             "resnet152", "ResNet-152 ImageNet (torchvision)",
@@ -391,18 +398,49 @@ def _set_input_convention(cfg, convention: str) -> str:
 
 
 def add_weights_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``repro weights`` options (the names :func:`main_weights` reads)."""
+    """The ``repro weights`` options and its ``import-caffe`` action (the names
+    :func:`main_weights` reads)."""
     parser.add_argument("--check", default=None, metavar="FILE",
                         help="check a weight file against --config's backbone")
     parser.add_argument("--config", default=None,
                         help="config (path under mmseg_configs/ or a file) for --check")
+    actions = parser.add_subparsers(dest="weights_command", metavar="ACTION")
+    imp = actions.add_parser(
+        "import-caffe", help="convert a released .caffemodel into a checkpoint of a config's model",
+        description="Convert an authors' released .caffemodel (`repro weights` lists them) into "
+                    "a checkpoint that loads into the config's model with strict=True; exit 2 "
+                    "naming the first layer that is missing, unexpected or mis-shaped.")
+    imp.add_argument("caffemodel", type=Path, help="the .caffemodel file")
+    imp.add_argument("--config", default=None,
+                     help="config under mmseg_configs/ (default: the released model's own)")
+    imp.add_argument("--out", type=Path, required=True, help="the checkpoint to write (.pth)")
+    imp.add_argument("--model", default=None,
+                     help="released model name (`repro weights` lists them); default: the one "
+                          "whose layer names fit the file")
     return parser
+
+
+def main_import_caffe(args: argparse.Namespace) -> int:
+    """``repro weights import-caffe``: 0 and one line on success, 2 and one line on a file that
+    does not fit."""
+    from repro.released import import_caffe
+
+    try:
+        result = import_caffe(args.caffemodel, args.out, config=args.config, model=args.model)
+    except (WeightsError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{result.source} -> {result.out}: released model {result.model}, {result.tensors} "
+          f"tensors for {result.config} (source sha256 {result.sha256[:16]})")
+    return 0
 
 
 def main_weights(args: argparse.Namespace) -> int:
     """Entry of ``repro weights``: without --check, list what each table needs and whether it
-    is present (exit 0 either way); with --check FILE --config CONFIG, 0 if the file fits, else
-    2."""
+    is present (exit 0 either way), then the released models; with --check FILE --config
+    CONFIG, 0 if the file fits, else 2; ``import-caffe``: :func:`main_import_caffe`."""
+    if getattr(args, "weights_command", None) == "import-caffe":
+        return main_import_caffe(args)
     if args.check:
         if not args.config:
             print("error: --check FILE needs --config CONFIG (the config whose backbone the file "
@@ -425,7 +463,39 @@ def main_weights(args: argparse.Namespace) -> int:
     for row, spec in zip(rows, REGISTRY.values()):
         if row[1] != "-" and row[2].startswith("MISSING"):
             print(f"{spec.name}: {spec.how}")
+    print()
+    _list_released(needs_vgg16=rows[0][1] if rows and rows[0][0] == "vgg16" else "-")
     return 0
+
+
+def released_listing(needs_vgg16: str = "-") -> list[list[str]]:
+    """Rows of the released-models table: name, file, status, where published, rows using it."""
+    from repro.released import RELEASED, find_released
+
+    out = []
+    folder = weights_dir().expanduser()
+    for spec in RELEASED.values():
+        converted = folder / spec.target
+        found = find_released(spec)
+        status = ("converted" if converted.is_file() else
+                  f"found: {found}" if found else "MISSING")
+        used = ", ".join(spec.rows) or (f"training init ({needs_vgg16})"
+                                        if spec.output == "vgg16" else "-")
+        out.append([spec.name, spec.files[0], status, used, spec.url])
+    return out
+
+
+def _list_released(needs_vgg16: str = "-") -> None:
+    from tabulate import tabulate
+
+    rows = released_listing(needs_vgg16)
+    print("released models (put the .caffemodel in the weights folder; `repro run ROW "
+          "--released` converts it on first use, or: repro weights import-caffe FILE "
+          "--model NAME --out FILE.pth)")
+    print(tabulate([r[:4] for r in rows], headers=["released", "file", "status", "rows"]))
+    for name, _, status, _, url in rows:
+        if status == "MISSING":
+            print(f"{name}: {url}")
 
 
 def _needs_by_entry() -> dict[str, set[str]]:

@@ -187,6 +187,9 @@ def test_command_line(wdir, capsys):
     assert main_weights(parser.parse_args([])) == 0
     out = capsys.readouterr().out
     assert "resnet152" in out and "gcn/table1" in out and "MISSING" in out
+    assert "fcn32s-cvpr2015" in out and "gdn/table1/fcn32s" in out, (
+        "`repro weights` also lists the released models and the rows that use them."
+    )
     torch.save(caffe_vgg16(), wdir / "vgg16.pth")
     args = ["--check", str(wdir / "vgg16.pth"), "--config", FCN]
     assert main_weights(parser.parse_args(args)) == 0 and "fits" in capsys.readouterr().out

@@ -36,9 +36,17 @@ Deviations
   (Sec. 5; fyu/dilation docs/training.md: front end, context, then optionally joint). The
   harness trains each row end to end in one run from the identity-initialised module, the
   "joint training directly with identity initialization" that docs/training.md allows.
-- Padding of the context module: Table 1 gives none; the released module pads every
+- Padding of the context module: Table 1 gives none; the training code pads every
   convolution by its dilation (network.py ``build_context``) so the output keeps the input's
-  size; so does this one.
+  size; so does this one by default (``pad_mode='same'``). The released VOC model
+  (models/dilation8_pascal_voc_deploy.prototxt) instead zero-pads the module's input once, by
+  33 (``ct_conv1_1`` pad 33, every later convolution unpadded): ``pad_mode='first'``.
+- Upsampling: the training code's fixed bilinear deconvolution (default, ``upsample='deconv'``),
+  or, as the released inference does (predict.py / test.py: softmax at stride 8, then
+  ``util.interp_map``), ``upsample='interp'``: the class probabilities are interpolated to the
+  input size with output pixel y taken at y / 8 (Caffe's Interp, ``repro.models.deeplab``) and
+  returned as log-probabilities; at training the stride-8 scores go to mmseg's usual loss
+  (resized to the labels).
 - The front end's output is exactly 1/8 of its input when the input is a multiple of 8; configs
   pad test images to a multiple of 8 (``size_divisor=8``, by reflection like the margin) and
   train on crops that are multiples of 8, so no output is resampled.
@@ -61,6 +69,8 @@ from mmseg.registry import MODELS
 from torch import nn
 
 from repro.models.common import bilinear_deconv
+from repro.models.deeplab import caffe_interp
+from repro.models.fcn import input_size
 from repro.models.vgg import reflect_pad
 
 #: Table 1: dilation of the seven 3x3 layers (layer 8 is the 1x1 output layer).
@@ -104,17 +114,24 @@ class ContextModule(nn.Module):
         plan: "basic" (C channels throughout) or "large" (2C .. 32C, Table 1).
         noise_ratio: sigma / (C / c_{i+1}) of eq. (5)'s noise for the large module; the basic
             module uses eq. (4) (no noise).
+        pad_mode: "same" (every 3x3 convolution padded by its dilation) or "first" (the first
+            padded by the whole margin, 33, the others unpadded: the released VOC model).
     """
 
-    def __init__(self, channels: int, plan: Plan = "basic", noise_ratio: float = 1e-3):
+    def __init__(self, channels: int, plan: Plan = "basic", noise_ratio: float = 1e-3,
+                 pad_mode: Literal["same", "first"] = "same"):
         super().__init__()
         if plan not in PLANS:
             raise ValueError(f"Unknown context plan {plan!r}; choose 'basic' or 'large'.")
-        self.channels, self.plan = channels, plan
+        if pad_mode not in ("same", "first"):
+            raise ValueError(f"Unknown context pad_mode {pad_mode!r}; choose 'same' or 'first'.")
+        self.channels, self.plan, self.pad_mode = channels, plan, pad_mode
         widths = [channels * m for m in PLANS[plan]]
         layers, cin = [], channels
-        for d, cout in zip(DILATIONS, widths):
-            layers.append(nn.Conv2d(cin, cout, 3, padding=d, dilation=d))
+        margin = sum(DILATIONS)  # 3x3 kernels: each layer needs its dilation on every side
+        for i, (d, cout) in enumerate(zip(DILATIONS, widths)):
+            pad = d if pad_mode == "same" else (margin if i == 0 else 0)
+            layers.append(nn.Conv2d(cin, cout, 3, padding=pad, dilation=d))
             cin = cout
         layers.append(nn.Conv2d(cin, widths[-1], 1))
         self.layers = nn.ModuleList(layers)
@@ -159,7 +176,10 @@ class ContextModuleHead(BaseDecodeHead):
     Args:
         context: None (front end alone), "basic" or "large".
         noise_ratio: eq. (5) noise of the large module (see ``ContextModule``).
-        upsample: output stride of the front end (8).
+        zoom: output stride of the front end (8).
+        upsample: "deconv" (fixed bilinear deconvolution of the scores, the training code) or
+            "interp" (Caffe Interp of the probabilities at test, the released inference).
+        pad_mode: the context module's padding (see ``ContextModule``).
         **kwargs: ``BaseDecodeHead`` arguments: ``in_channels`` = ``channels`` = fc7 width,
             ``num_classes`` = C. Dropout defaults to 0: the backbone already drops fc6/fc7.
     """
@@ -168,7 +188,9 @@ class ContextModuleHead(BaseDecodeHead):
         self,
         context: Plan | None = None,
         noise_ratio: float = 1e-3,
-        upsample: int = 8,
+        zoom: int = 8,
+        upsample: Literal["deconv", "interp"] = "deconv",
+        pad_mode: Literal["same", "first"] = "same",
         **kwargs,
     ):
         kwargs.setdefault("dropout_ratio", 0.0)
@@ -183,15 +205,26 @@ class ContextModuleHead(BaseDecodeHead):
                 f"in_channels (got {self.channels} vs {self.in_channels})."
             )
         self.context = (
-            ContextModule(self.out_channels, context, noise_ratio) if context else None
+            ContextModule(self.out_channels, context, noise_ratio, pad_mode) if context else None
         )
-        self.upsample = bilinear_deconv(self.out_channels, upsample, learnable=False)
+        if upsample not in ("deconv", "interp"):
+            raise ValueError(f"Unknown upsample {upsample!r}; choose 'deconv' or 'interp'.")
+        self.zoom, self.upsample_mode = zoom, upsample
+        self.upsample = (bilinear_deconv(self.out_channels, zoom, learnable=False)
+                         if upsample == "deconv" else None)
 
     def forward(self, inputs):
         scores = self.cls_seg(self._transform_inputs(inputs))
         if self.context is not None:
             scores = self.context(scores)
-        return self.upsample(scores)
+        return self.upsample(scores) if self.upsample is not None else scores
+
+    def predict(self, inputs, batch_img_metas, test_cfg):
+        if self.upsample is not None:
+            return super().predict(inputs, batch_img_metas, test_cfg)
+        probs = caffe_interp(self.forward(inputs).softmax(1), self.zoom,
+                             input_size(batch_img_metas[0]))
+        return self.predict_by_feat(probs.clamp_min(1e-12).log(), batch_img_metas)
 
 
 @MODELS.register_module()

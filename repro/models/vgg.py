@@ -33,6 +33,12 @@ output_size=size)``.
 
 ``width_mult`` scales every conv/fc width (rounded, at least 1) for the smoke profile.
 
+``pool5a=True`` adds DeepLab-LargeFOV's ``pool5a`` after pool5: a 3x3 stride-1 pad-1 average
+pooling (Caffe's AVE pooling counts the padded taps: ``count_include_pad=True``), as in the
+released DeepLab-LargeFOV prototxt (deeplab-public; DrSleep/tensorflow-deeplab-lfov
+util/deploy.prototxt; GDN's src/orig.prototxt). Off by default: the ``deeplab_largefov`` rows
+trained so far have no ``pool5a``; the released-model config sets it.
+
 Pretrained weights come from a local file (``init_cfg=dict(type='Pretrained',
 checkpoint=PATH)``, loaded by :func:`load_vgg_weights`), in one of three formats:
 
@@ -114,7 +120,9 @@ class VGG16(BaseModule):
         frozen_stages: freeze conv1_x .. conv<frozen_stages>_x (and their BN); -1: none.
         width_mult: scales every conv/fc width (smoke profile).
         dropout: dropout after fc6 and fc7 (0: none).
-        pad_input: reflection padding added around the input before conv1_1 (Dilation: 186).
+        pad_input: reflection padding added around the input before conv1_1 (Dilation: 186),
+            or ``(left, right, top, bottom)``.
+        pool5a: add a 3x3/1 pad-1 average pooling after pool5 (released DeepLab-LargeFOV).
         norm_cfg: the norm layer when ``with_bn``.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads a VGG16 file (module
             docstring); anything else is mmengine's usual init config.
@@ -128,7 +136,8 @@ class VGG16(BaseModule):
         frozen_stages: int = -1,
         width_mult: float = 1.0,
         dropout: float = 0.5,
-        pad_input: int = 0,
+        pad_input: int | tuple[int, int, int, int] = 0,
+        pool5a: bool = False,
         norm_cfg: dict | None = None,
         init_cfg: dict | list | None = None,
     ):
@@ -171,6 +180,12 @@ class VGG16(BaseModule):
                     k, s, p, ceil_mode=True, return_indices=self.return_switches))
                 self.layer_names.append(f"pool{stage}")
                 self.out_channels[f"pool{stage}"] = cin
+        if pool5a:
+            if "pool5" not in self.layer_names or self.return_switches:
+                raise ValueError(f"pool5a follows pool5: variant {variant!r} cannot have it.")
+            self.pool5a = nn.AvgPool2d(3, 1, 1, count_include_pad=True)
+            self.layer_names.append("pool5a")
+            self.out_channels["pool5a"] = cin
         k6, d6, p6, c6 = spec["fc6"]
         cin = conv("fc6", cin, scaled(c6, width_mult), k6, p6, d6)
         conv("fc7", cin, scaled(spec["fc7"], width_mult), 1, 0)
