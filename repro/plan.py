@@ -94,6 +94,9 @@ class Training:
     iters: int
     upstream: Training | None = None  # init_from: its final checkpoint initialises this one
     weights: dict = field(default_factory=dict)  # pretrained weights used (provenance)
+    # Released weights that initialise this training instead of an upstream training (paper
+    # profile, init_from a row with a released model): {"name", "path", "sha256"}.
+    init_weights: dict | None = None
 
     @property
     def final(self) -> Path:
@@ -190,10 +193,28 @@ TRAINING_KEYS = ("model", "train_dataloader", "optim_wrapper", "param_scheduler"
                  "randomness")
 
 
-def training_key(cfg: dict, replace: dict[str, str], upstream: Training | None) -> str:
+def training_key(cfg: dict, replace: dict[str, str], upstream: Training | None,
+                 init_weights: dict | None = None) -> str:
     d = {k: cfg.get(k) for k in TRAINING_KEYS}
     d["model"] = {k: v for k, v in (d["model"] or {}).items() if k != "test_cfg"}
-    return paths.stable_hash([_canonical(d, replace), upstream.key if upstream else None])
+    return paths.stable_hash([_canonical(d, replace), upstream.key if upstream else None,
+                              init_weights["sha256"] if init_weights else None])
+
+
+def freeze_all_but(optim_wrapper: dict, trainable: tuple[str, ...]) -> None:
+    """Learning rate and weight decay 0 for every parameter whose name does not start with one
+    of ``trainable`` (mmengine ``paramwise_cfg.custom_keys``: the longest matching key wins, so
+    each trainable prefix keeps the multipliers it had and the rest match a frozen key)."""
+    pw = optim_wrapper.setdefault("paramwise_cfg", {})
+    keys = dict(pw.get("custom_keys") or {})
+    frozen = dict(lr_mult=0.0, decay_mult=0.0)
+    out = {k: (dict(v) if any(k.startswith(t) for t in trainable) else dict(v, **frozen))
+           for k, v in keys.items()}
+    for t in trainable:
+        out.setdefault(t, {})
+    for prefix in ("backbone", "decode_head", "auxiliary_head", "neck"):
+        out.setdefault(prefix, dict(frozen))
+    pw["custom_keys"] = out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,26 +310,38 @@ class Planner:
         return info, replace
 
     def training(self, spec: TableSpec, exp: Experiment, seed: int) -> Training:
+        """The row's training (the last phase's, for a row with phases), upstream included."""
         key = (spec.name, exp.key, seed)
         if key in self._trainings:
             return self._trainings[key]
-        upstream = None
+        upstream, init_weights = None, None
         if exp.init_from:
             up_spec, up_exp = row_ref(spec, exp.init_from)
-            upstream = self.training(up_spec, up_exp, seed)
+            if self.s.profile.name == "paper" and up_exp.released:
+                init_weights = self._released(up_spec, up_exp)  # e.g. GDN from the baselines
+            else:
+                upstream = self.training(up_spec, up_exp, seed)
         cfg, info, _ = self.config(spec, exp, seed)
         data = self.data(exp.protocol.dataset)
         self._check(data, {s: exp.protocol.train_labels
                            for s in exp.protocol.train_split.split("+")})
         weights, replace = self._weights(cfg, exp)
-        d = cfg.to_dict()
         train_splits = exp.protocol.train_split.split("+")
         replace[str(data.root)] = f"<data {fingerprint(data, train_splits)}>"
-        tkey = training_key(d, replace, upstream)
+        if init_weights:
+            replace[init_weights["path"]] = f"<released {init_weights['sha256']}>"
         stem = Path(exp.config).name.removesuffix(".py")
-        t = Training(key=tkey, label=f"{spec.name}/{exp.key}@seed{seed}", cfg=d,
-                     work_dir=self.s.work_root / self.s.profile.name / f"{stem}-{tkey}",
-                     iters=info["iters"], upstream=upstream, weights=weights)
+        label = f"{spec.name}/{exp.key}@seed{seed}"
+        t = upstream
+        for i, (phase, pcfg) in enumerate(_phases(cfg, exp, info["iters"])):
+            d = pcfg.to_dict()
+            tkey = training_key(d, replace, t, init_weights)
+            t = Training(key=tkey, label=label if phase is None else
+                         f"{label} phase {i + 1} ({phase.name})", cfg=d,
+                         work_dir=self.s.work_root / self.s.profile.name / f"{stem}-{tkey}",
+                         iters=pcfg.train_cfg.max_iters, upstream=t, weights=weights,
+                         init_weights=init_weights)
+            init_weights = None  # later phases start from the earlier phase
         self._trainings[key] = t
         return t
 
@@ -323,14 +356,29 @@ class Planner:
             h = paths.stable_hash([spec.version, exp.config, sorted(exp.options.items()), static])
             return self._finish(RowPlan(spec, exp, seed, self.s.profile.name, data, "", {}, h,
                                         out, action="static", user_row=user_row))
-        self._check(data, labels)
         released = None
         if self.s.released:
-            released = self._released(spec, exp)
-        cfg, info, notes = self.config(spec, exp, seed, full_width=released is not None)
+            labels = {exp.protocol.eval_split: labels[exp.protocol.eval_split]}
+            if not exp.members:
+                released = self._released(spec, exp)
+                # The released model's own config (full width), the row's protocol, and the
+                # evaluator options of the row.
+                exp = dataclasses.replace(exp, config=released["config"], options={
+                    k: v for k, v in exp.options.items() if k.split(".")[0].endswith("evaluator")})
+        self._check(data, labels)
+        cfg, info, notes = self.config(spec, exp, seed, full_width=self.s.released)
         replace = {str(data.root): f"<data {fingerprint(data, [exp.protocol.eval_split])}>"}
         training, members = None, ()
-        if released is not None:
+        if self.s.released and exp.members:
+            cfg.model = _ensemble_model(self, spec, exp, seed, released=True)
+            parts = [dict(name=m.pop("name"), path=m["checkpoint"], sha256=m.pop("sha256"))
+                     for m in cfg.model.members]
+            for m in parts:
+                replace[m["path"]] = f"<released {m['sha256']}>"
+            released = dict(name=" + ".join(m["name"] for m in parts), members=parts,
+                            sha256=paths.stable_hash([m["sha256"] for m in parts]))
+            info["weights"] = released
+        elif released is not None:
             cfg.load_from = released["path"]
             replace[released["path"]] = f"<released {released['sha256']}>"
             info["weights"] = dict(released)
@@ -366,12 +414,18 @@ class Planner:
         return plan
 
     def _released(self, spec: TableSpec, exp: Experiment) -> dict:
-        from repro.weights import released_weights
+        """The converted checkpoint of the row's released model (converted from the
+        ``.caffemodel`` in the weights folder on first use: repro.released)."""
+        from repro.released import RELEASED, require_released
+        from repro.weights import _digest
 
         if not exp.released:
             raise PlanError(f"{spec.name}/{exp.key} has no released model: `repro list` shows "
                             "the rows that have one (column 'released').")
-        return released_weights(exp.released)
+        path = require_released(exp.released)
+        stat = path.stat()
+        return dict(name=exp.released, path=str(path), config=RELEASED[exp.released].config,
+                    sha256=_digest(str(path), stat.st_size, stat.st_mtime))
 
     def _crf(self, spec, exp, seed, cfg, training) -> dict | CrfCV:
         from repro.crf.cv import protocol_grid
@@ -404,6 +458,24 @@ class Planner:
                / f"{exp.key}.seed{seed}.json")
         return CrfCV(key=key, grid=str(opts["grid"]), strategy=opts["strategy"],
                      num_images=int(opts["num_images"]), out=out, cfg=d)
+
+
+def _phases(cfg, exp: Experiment, iters: int):
+    """(phase or None, its config) for each training of the row (module docstring)."""
+    from repro.profiles import set_iters
+
+    if not exp.phases:
+        return [(None, cfg)]
+    out = []
+    for phase in exp.phases:
+        pcfg = copy.deepcopy(cfg)
+        set_iters(pcfg, max(1, round(iters * phase.share)),
+                  pcfg.default_hooks.checkpoint.interval)
+        pcfg.optim_wrapper.optimizer.lr = pcfg.optim_wrapper.optimizer.lr * phase.lr_factor
+        if phase.trainable:
+            freeze_all_but(pcfg.optim_wrapper, phase.trainable)
+        out.append((phase, pcfg))
+    return out
 
 
 _MISSING = object()
@@ -451,15 +523,22 @@ def _test_mode(cfg, exp: Experiment) -> None:
     cfg.model = ConfigDict(type="ProbTTAModel", module=cfg.model)
 
 
-def _ensemble_model(planner: Planner, spec: TableSpec, exp: Experiment, seed: int):
-    """EnsembleSegmentor over the member rows' models (checkpoints set by the runner)."""
+def _ensemble_model(planner: Planner, spec: TableSpec, exp: Experiment, seed: int,
+                    released: bool = False):
+    """EnsembleSegmentor over the member rows' models: their trained checkpoints (set by the
+    runner) or, ``released``, their released models (name, checkpoint and digest here)."""
     from mmengine.config import ConfigDict
 
     members = []
     for key in exp.members:
         m_spec, member = row_ref(spec, key)
-        mcfg, _, _ = planner.config(m_spec, member, seed)
-        members.append(dict(model=mcfg.model.to_dict(), checkpoint=None))
+        entry: dict = dict(checkpoint=None)
+        if released:
+            entry = planner._released(m_spec, member)
+            member = dataclasses.replace(member, config=entry.pop("config"), options={})
+            entry["checkpoint"] = entry.pop("path")
+        mcfg, _, _ = planner.config(m_spec, member, seed, full_width=released)
+        members.append(dict(model=mcfg.model.to_dict(), **entry))
     return ConfigDict(type="EnsembleSegmentor", members=members)
 
 
@@ -469,6 +548,13 @@ def row_ref(spec: TableSpec, key: str) -> tuple[TableSpec, Experiment]:
         table, _, key = key.rpartition("/")
         spec = get_table(table)
     return spec, spec.experiment(key)
+
+
+def _has_released(spec: TableSpec, exp: Experiment) -> bool:
+    """The row has a released model, or is an ensemble of rows that all have one."""
+    if exp.members:
+        return all(row_ref(spec, m)[1].released for m in exp.members)
+    return bool(exp.released)
 
 
 def writable(folder: Path) -> None:
@@ -496,7 +582,7 @@ def plan_rows(selection: list[tuple[TableSpec, Experiment, bool]], settings: Set
     for spec, exp, user_row in selection:
         if exp.reference:
             continue
-        if settings.released and not exp.released and exp.trained_metrics:
+        if settings.released and exp.trained_metrics and not _has_released(spec, exp):
             skipped.append((f"{spec.name}/{exp.key}", "no released model"))
             continue
         for seed in settings.seeds:

@@ -324,7 +324,7 @@ RELEASED: dict[str, ReleasedModel] = {m.name: m for m in (
         url="http://www.cs.jhu.edu/~alanlab/ccvl/DeepLab-LargeFOV/train2_iter_8000.caffemodel "
             "(deeplab-public's model page, with train.prototxt; formerly "
             "ccvl.stat.ucla.edu/deeplab-models/deeplab-largefov/)",
-        config="deeplab/deeplab-largefov-pool5a_vgg16_1xb20-6k_voc12aug-321x321.py",
+        config="deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py",
         layers=(*_vgg(), Layer("fc8_voc12", "decode_head.conv_seg")),
         names_from="DrSleep/tensorflow-deeplab-lfov util/deploy.prototxt and DrSleep/GDN "
                    "src/orig.prototxt: conv1_1..conv5_3, fc6 (1024, 3x3 dilation 12), fc7 "

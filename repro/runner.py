@@ -257,9 +257,14 @@ def train(t: Training, settings: Settings) -> dict:
         cfg.resume, cfg.load_from = True, str(checkpoints[-1])
         how = f"resumed from {checkpoints[-1].name}"
     else:
-        init = str(t.upstream.final) if t.upstream else None
+        if t.upstream is not None:
+            init, source = str(t.upstream.final), t.upstream.label
+        elif t.init_weights:
+            init, source = t.init_weights["path"], f"released {t.init_weights['name']}"
+        else:
+            init, source = None, None
         cfg.resume, cfg.load_from = False, init
-        how = "now" + (f", initialised from {t.upstream.label}" if init else "")
+        how = "now" + (f", initialised from {source}" if init else "")
     runner = _build_runner(cfg)
     with mmengine_output():
         runner.train()

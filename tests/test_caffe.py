@@ -50,7 +50,7 @@ FCN_NAMES = {
 DILATION_CONTEXT = ["ct_conv1_1", "ct_conv1_2", "ct_conv2_1", "ct_conv3_1", "ct_conv4_1",
                     "ct_conv5_1", "ct_fc1", "ct_final"]
 SIZES = {"deconvnet": 224}  # fc6 is a 7x7 convolution on pool5: 224x224 crops
-DEEPLAB = "deeplab/deeplab-largefov-pool5a_vgg16_1xb20-6k_voc12aug-321x321.py"
+DEEPLAB = "deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py"
 
 
 def config(spec, smoke: bool) -> Config:

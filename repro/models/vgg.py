@@ -36,8 +36,8 @@ output_size=size)``.
 ``pool5a=True`` adds DeepLab-LargeFOV's ``pool5a`` after pool5: a 3x3 stride-1 pad-1 average
 pooling (Caffe's AVE pooling counts the padded taps: ``count_include_pad=True``), as in the
 released DeepLab-LargeFOV prototxt (deeplab-public; DrSleep/tensorflow-deeplab-lfov
-util/deploy.prototxt; GDN's src/orig.prototxt). Off by default: the ``deeplab_largefov`` rows
-trained so far have no ``pool5a``; the released-model config sets it.
+util/deploy.prototxt; GDN's src/orig.prototxt). Off by default (the layer belongs to
+DeepLab-LargeFOV only); the DeepLab-LargeFOV model base config sets it.
 
 Pretrained weights come from a local file (``init_cfg=dict(type='Pretrained',
 checkpoint=PATH)``, loaded by :func:`load_vgg_weights`), in one of three formats:

@@ -69,6 +69,11 @@ FCN_TEST = Protocol(
          "the published FCN-8s result; test server",
 )
 ENSEMBLE = ("deconvnet", "fcn8s")  # EDeconvNet: mean of the two probability maps (Sec. 5.2)
+#: Rows whose published numbers come from released models (repro.released): the DeconvNet the
+#: authors released (with its BN layers) and the CVPR 2015 FCN-8s that the paper prints (and that
+#: EDeconvNet averages with DeconvNet; the ensembles use their members' released models).
+TABLE1_RELEASED = {"fcn8s": "fcn8s-cvpr2015", "deconvnet": "deconvnet",
+                   "deconvnet-crf": "deconvnet"}
 
 TABLE1 = (  # key, row title as printed, config or None (reference), protocol, printed numbers
     ("hypercolumn", "Hypercolumn [10]", None, None,
@@ -123,6 +128,7 @@ register_table(
                 protocol=protocol or Protocol(eval_split="test"),
                 cells=per_class_cells(title, printed),
                 members=ENSEMBLE if key.startswith("edeconvnet") else (),
+                released=TABLE1_RELEASED.get(key),
             )
             for key, title, config, protocol, printed in TABLE1
         ),

@@ -15,7 +15,7 @@ Source: shared/papers/gdn-nekrasov-bmvc2016.txt. Protocols (Sec. 4.2-4.4):
   validation data").
 """
 
-from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
+from repro.tables.registry import Cell, Experiment, Phase, Protocol, TableSpec, register_table
 
 CITATION = (
     "Nekrasov, Ju & Choi, Global Deconvolutional Networks for Semantic Segmentation, BMVC 2016"
@@ -28,13 +28,31 @@ DL_LARGEFOV = "deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py"
 
 #: What the GDN rows do differently from the paper (Sec. 4.1, 4.3, 4.4).
 GDN_SCHEDULE_NOTE = (
-    "paper: the GDN layers are first trained with the rest of the released baseline fixed, then "
-    "the whole network, lr 1e-8 divided by 10 when the validation score stops improving "
-    "(no iteration counts); ours: trained at once from ImageNet VGG16, 20k iterations with /10 "
-    "at 10k and 15k standing for the plateaus, Caffe's lr 1e-8 / decay 5e-4 on the summed loss "
-    "as lr 2.5e-3 / decay 2e-9 on Eq. 3's per-pixel mean; biases lr x2 without decay, K lr x10 "
-    "and decay x100 (released layer); label-branch widths 1024-1024-20 (not given)"
+    "paper: starting from the released baseline, the added layers are trained first with the "
+    "rest fixed, then the whole network at a lower learning rate, lr 1e-8 divided by 10 when the "
+    "validation score stops improving (no iteration counts); ours: from the baseline row (its "
+    "released model in the paper profile, the trained row otherwise), phase 1 the added layers "
+    "alone (every other parameter at lr 0) for half of the 20k iterations, phase 2 the whole "
+    "network at a tenth of the learning rate for the other half, /10 at 10k and 15k of each "
+    "phase's schedule standing for the plateaus; Caffe's lr 1e-8 / decay 5e-4 on the summed "
+    "loss as lr 2.5e-3 / decay 2e-9 on Eq. 3's per-pixel mean; biases lr x2 without decay, K "
+    "lr x10 and decay x100 (released layer); label-branch widths 1024-1024-20 (not given)"
 )
+#: The layers GDN adds to a baseline (global interpolation, label-loss branch, SPP + FC); the
+#: two training phases of every GDN row (repro.tables.registry.Phase).
+ADDED = ("decode_head.upsample", "decode_head.label_branch", "decode_head.spp_fc")
+PHASES = (Phase("added layers", share=0.5, trainable=ADDED),
+          Phase("whole network", share=0.5, lr_factor=0.1))
+BASELINE = {"fcn32s": "gdn/table1/fcn32s", "dl": "gdn/table1/dl-largefov"}
+
+
+def start(key: str) -> dict:
+    """init_from and phases of a GDN row that extends a baseline (none for the baselines)."""
+    if key in ("fcn32s", "dl-largefov"):
+        return {}
+    return dict(init_from=BASELINE["dl" if key.startswith("dl") else "fcn32s"], phases=PHASES)
+
+
 FCN_PROTOCOL = Protocol(
     dataset="voc", train_split="sbd_train", train_labels="SegmentationClassAug",
     eval_split="seg11valid", eval_labels="SegmentationClass", crop_size=(500, 500),
@@ -67,8 +85,8 @@ DL_BASELINE_PROTOCOL = Protocol(
          "result. Ours: DeepLab-LargeFOV trained from ImageNet VGG16 on train_aug with DeepLab's "
          "solver (batch 20 of 321x321 crops, lr 1e-3 /10 every 2000, 6000 iterations, fc8 lr x10 "
          "/ bias x20, biases x2 without decay, loss over the non-void pixels), no CRF, scored on "
-         "val: expect [4]'s ~62, not 73.3. The GDN rows are trained from VGG16 too, not from "
-         "this baseline (see their note)",
+         "val: expect [4]'s ~62, not 73.3. The GDN rows start from this row's model (the released "
+         "one in the paper profile; see their note)",
 )
 
 
@@ -106,6 +124,10 @@ TABLE1 = (
     ("dl-largefov-gdn", "DL-LargeFOV + GDN", dl("deeplab-largefov-gdn"), DL_PROTOCOL, 75.1, ()),
 )
 
+#: The baselines are the authors' released models (GDN Sec. 4.1, 4.3); `repro run gdn/table1
+#: --released` evaluates them (repro.released).
+TABLE1_RELEASED = {"fcn32s": "fcn32s-cvpr2015", "dl-largefov": "deeplab-largefov"}
+
 register_table(
     TableSpec(
         paper="gdn",
@@ -121,7 +143,8 @@ register_table(
         ),
         experiments=tuple(
             Experiment(key=key, title=title, config=config, protocol=protocol,
-                       cells=(Cell("mIoU", title, "mean IoU", miou),), members=members)
+                       cells=(Cell("mIoU", title, "mean IoU", miou),), members=members,
+                       released=TABLE1_RELEASED.get(key), **({} if members else start(key)))
             for key, title, config, protocol, miou, members in TABLE1
         ),
     )
@@ -224,7 +247,8 @@ register_table(
         experiments=tuple(
             Experiment(key=key, title=title, config=config,
                        protocol=protocol or Protocol(eval_split="test"),
-                       cells=table2_cells(title, printed), members=members)
+                       cells=table2_cells(title, printed), members=members,
+                       **(start(key) if config and not members else {}))
             for key, title, config, protocol, printed, members in TABLE2
         ),
     )

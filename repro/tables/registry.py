@@ -43,8 +43,21 @@ class Protocol:
     # as DeepLab did (repro.crf.cv) on its "v1" grid (DeepLab ICLR 2015) or "v2" grid (TPAMI
     # 2017); True means "v2".
     crf: bool | dict | Literal["v1", "v2"] = False
-    stages: tuple[str, ...] = ()  # multi-stage schedules (GCN Table 7/9): names of stages
     note: str = ""  # anything else the paper says about this row
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a row's training, which then runs as consecutive trainings, each starting
+    from the last (GDN Sec. 4.1/4.3: the added layers with the rest of the network fixed, then
+    the whole network at a lower learning rate)."""
+
+    name: str
+    share: float = 1.0  # fraction of the row's iterations spent in this phase
+    lr_factor: float = 1.0  # times the config's learning rate
+    # Parameter-name prefixes that train in this phase (every other parameter gets learning
+    # rate and weight decay 0); empty: the whole network.
+    trainable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,15 +85,20 @@ class Experiment:
     cells: tuple[Cell, ...] = ()
     # Extra config options for this row (mmengine dotted keys), e.g. {"model.decode_head.k": 7}.
     options: dict = field(default_factory=dict)
-    # Key of a row of the same table whose trained checkpoint initialises this row's training
-    # (multi-stage schedules: GCN Tables 7 and 9; staged FCN-16s/8s). Trained first if needed.
+    # Key of a row (same table, or paper/tableN/key) whose trained checkpoint initialises this
+    # row's training (multi-stage schedules: GCN Tables 7 and 9; staged FCN-16s/8s; GDN's
+    # variants from their baseline). Trained first if needed; in the paper profile a row with a
+    # released model gives its released weights instead.
     init_from: str | None = None
     # Keys of rows of the same table whose trained checkpoints this row's EnsembleSegmentor
     # averages (GDN ensemble, EDeconvNet); an ensemble row is evaluated, never trained.
     members: tuple[str, ...] = ()
     # Name of the authors' released model this row's published number comes from (an entry of
-    # repro.caffe's registry): `repro run TABLE/ROW --released` evaluates it without training.
+    # repro.released's registry): `repro run TABLE/ROW --released` evaluates it without
+    # training; in the paper profile, rows whose init_from names this row start from it.
     released: str | None = None
+    # Training phases (see Phase); empty: one training.
+    phases: tuple[Phase, ...] = ()
 
     @property
     def reference(self) -> bool:
