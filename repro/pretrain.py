@@ -216,6 +216,11 @@ def build_pretrain_config(layout, *, work_dir: str | os.PathLike, smoke: bool = 
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=KEEP_CHECKPOINTS)
     cfg.default_hooks.logger.interval = 10 if smoke else cfg.default_hooks.logger.interval
     cfg.custom_imports = dict(imports=["repro.plugins"], allow_failed_imports=False)
+    # The harness's hooks (registered in mmseg's registry): stop at a non-finite loss; keep the
+    # RNG states in the checkpoints so that a resumed run continues like an uninterrupted one
+    # (exactly so with --workers 0; loader processes reseed themselves when they restart).
+    cfg.custom_hooks = list(cfg.get("custom_hooks", [])) + [
+        dict(type="mmseg.FiniteLossHook"), dict(type="mmseg.RNGStateHook")]
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.work_dir = str(work_dir)
     cfg.launcher = "pytorch" if gpus > 1 else "none"
@@ -348,7 +353,7 @@ def pretrain(layout, *, work_root: str | os.PathLike, out: str | os.PathLike | N
     result record on rank 0 (None on the other ranks). Raises :class:`PretrainError` when the
     exported file does not fit the Table 6 configs."""
     from mmengine.dist import get_rank
-    from mmengine.runner import Runner, find_latest_checkpoint
+    from mmengine.runner import Runner
 
     from repro.weights import check_weights
 
@@ -371,7 +376,7 @@ def pretrain(layout, *, work_root: str | os.PathLike, out: str | os.PathLike | N
     final = work_dir / f"epoch_{cfg.train_cfg.max_epochs}.pth"
     if final.is_file():
         cfg.load_from, trained = str(final), "reused the finished run's checkpoint"
-    elif work_dir.is_dir() and find_latest_checkpoint(str(work_dir)):
+    elif (work_dir / "last_checkpoint").is_file():  # mmengine's pointer to the latest
         cfg.resume, trained = True, "resumed from the last checkpoint"
     else:
         trained = "now"

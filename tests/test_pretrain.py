@@ -287,3 +287,16 @@ def test_smoke_pretraining_end_to_end(tmp_path, capsys):
     assert again["trained"].startswith("reused")
     assert (again["weights_sha256"], again["imagenet_top5_err"]) == (
         record["weights_sha256"], record["imagenet_top5_err"])
+
+
+def test_relaunch_command_line_round_trips(tmp_path):
+    from repro.pretrain import _argv
+
+    args = _args(imagenet=tmp_path / "in", smoke=True, gpus=2, out=tmp_path / "w.pth",
+                 workers=0, epochs=3, seed=5, amp=True)
+    from repro.pretrain import add_pretrain_arguments
+
+    parsed = add_pretrain_arguments(argparse.ArgumentParser()).parse_args(_argv(args))
+    assert vars(parsed) == vars(args), (
+        "torchrun reruns `python -m repro.pretrain` with _argv(args): every option must survive."
+    )
