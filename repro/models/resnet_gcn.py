@@ -30,8 +30,9 @@ shared/papers/gcn-peng-cvpr2017.txt), documented here:
   fraction of the cost of striding the second convolution alone. Only ``style='pytorch'``.
 - Dilation (dilated backbones) dilates the k-long axis of every convolution of the module.
 
-Deviations: no ImageNet pretraining here (Table 6's "ImageNet cls err" is not reproduced); DCN
-and block plugins of mmseg's ResNet are not supported by this block.
+ImageNet weights: the authors released none; ``repro pretrain resnet50-gcn`` (``repro.pretrain``,
+on mmpretrain) trains this backbone on ImageNet and writes the file and Table 6's "ImageNet cls
+err". Deviations: DCN and block plugins of mmseg's ResNet are not supported by this block.
 """
 
 from __future__ import annotations
