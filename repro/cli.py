@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=Path("results"))
     p.add_argument("--reports-dir", type=Path, default=Path("reports"))
 
+    from repro.pretrain import add_pretrain_arguments
+
+    add_pretrain_arguments(sub.add_parser(
+        "pretrain", help="ImageNet-pretrain a backbone whose weights were never released "
+                         "(resnet50-gcn: GCN Sec. 4.1.2, Table 6)"))
+
     add_weights_arguments(sub.add_parser(
         "weights", help="pretrained and released weights: where each is expected, checks, "
                         "Caffe import"))
@@ -283,6 +289,12 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_pretrain(args) -> int:
+    from repro.pretrain import main_pretrain
+
+    return main_pretrain(args)
+
+
 def cmd_weights(args) -> int:
     from repro.weights import main_weights
 
@@ -300,6 +312,7 @@ COMMANDS = {
     "crf-cv": cmd_crf_cv,
     "data": cmd_data,
     "weights": cmd_weights,
+    "pretrain": cmd_pretrain,
 }
 
 #: Errors the user can fix, by class name (their modules are imported only when needed):

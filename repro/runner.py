@@ -384,15 +384,19 @@ def evaluate(row: RowPlan, settings: Settings, crf: dict | None) -> dict:
     mat = getattr(metric, "last_confusion", None)
     if mat is not None and row.exp.protocol.eval_split != "test" and np.asarray(mat).sum():
         values["trivial_mIoU"] = 100.0 * trivial_miou(mat)
+    values.update(static_values(row)["values"])
     extra["eval_seconds"] = round(time.time() - start, 1)
     return dict(values=values, extra=extra)
 
 
 def static_values(row: RowPlan) -> dict:
+    """The row's static cells, computed from the built model (or read from a file: None when
+    there is nothing to read, recorded as not reproduced)."""
     out = {}
     for cell in row.exp.static_cells:
         value = cell.static(row.exp, cell.metric)
-        out[cell.metric] = value if isinstance(value, str) else float(value)
+        if value is not None:
+            out[cell.metric] = value if isinstance(value, str) else float(value)
     return dict(values=out, extra={})
 
 
@@ -676,7 +680,7 @@ class Executor:
             value = values.get(cell.metric)
             cell_status = status
             if static:
-                cell_status = "ok" if value is not None else status
+                cell_status = "ok" if value is not None else "not_reproduced"
             elif status == "ok" and cell.metric not in values:
                 cell_status = "not_reproduced"  # e.g. ImageNet error: nothing here produces it
             rows.append(ResultRow(metric=cell.metric, value=value, status=cell_status,

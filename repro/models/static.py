@@ -94,6 +94,25 @@ def context_layer(exp, metric: str) -> str:
     return layers[int(layer) - 1][CONTEXT_FIELDS[prefix]]
 
 
+def imagenet_error(exp, metric: str) -> float | None:
+    """GCN Table 6's "ImageNet cls err (%)" of ResNet50-GCN: the top-5 error `repro pretrain
+    resnet50-gcn` recorded beside the weights file (``resnet50_gcn.json``), only when it comes
+    from the full ILSVRC 2012 (not a smoke or synthetic run); None otherwise (not reproduced)."""
+    import json
+
+    from repro.weights import REGISTRY, find_weights
+
+    found = find_weights(REGISTRY["resnet50_gcn"])
+    path = found.with_suffix(".json") if found else None
+    if path is None or not path.is_file():
+        return None
+    info = json.loads(path.read_text())
+    if info.get("data") != "imagenet" or info.get("smoke") or \
+            not info.get("dataset", {}).get("full_ilsvrc2012"):
+        return None
+    return float(info["imagenet_top5_err"])
+
+
 def main_params(args) -> int:
     """`repro params CONFIG`: parameters per top-level module of a config's model."""
     from pathlib import Path
