@@ -43,11 +43,16 @@ def silence_warnings() -> None:
 
 
 class FilteredStream(io.TextIOBase):
-    """A text stream that drops lines of known noise and forwards the rest to ``target``."""
+    """A text stream that drops lines of known noise and forwards the rest to the current
+    ``sys.stderr`` (looked up at each write: loggers created while stdout is redirected here
+    keep this object, and must not write to a stream that was replaced and closed since)."""
 
-    def __init__(self, target):
-        self.target = target
+    def __init__(self):
         self._partial = ""
+
+    @property
+    def target(self):
+        return sys.stderr
 
     def write(self, text: str) -> int:
         lines = (self._partial + text).splitlines(keepends=True)

@@ -177,13 +177,12 @@ def mmengine_output():
     while they work, stdout goes to stderr (without the known noise, repro._quiet), so that
     stdout carries only the command's output."""
     import contextlib
-    import sys
 
     from repro._quiet import FilteredStream
 
     @contextlib.contextmanager
     def redirected():
-        stream = FilteredStream(sys.stderr)
+        stream = FilteredStream()
         with contextlib.redirect_stdout(stream):
             yield
         stream.flush()
@@ -532,20 +531,22 @@ class Executor:
         from repro import hooks
 
         _init_process(self.s)
-        if self.display is not None:
-            hooks.set_progress_sink(self.display.event)
-        while pending and self.fatal_error is None:
-            ready = self._ready(pending)
-            if not ready:
-                raise RuntimeError(f"Dependency cycle among {sorted(pending)}.")
-            task = ready[0]
-            del pending[task.key]
-            call = self._start(task)
-            if call is None:
-                continue
-            kind, payload, extra = call
-            self.outcomes[task.key] = _call(kind, payload, self.s, extra)
-            self._finished(task)
+        hooks.set_progress_sink(self.display.event if self.display is not None else None)
+        try:
+            while pending and self.fatal_error is None:
+                ready = self._ready(pending)
+                if not ready:
+                    raise RuntimeError(f"Dependency cycle among {sorted(pending)}.")
+                task = ready[0]
+                del pending[task.key]
+                call = self._start(task)
+                if call is None:
+                    continue
+                kind, payload, extra = call
+                self.outcomes[task.key] = _call(kind, payload, self.s, extra)
+                self._finished(task)
+        finally:
+            hooks.set_progress_sink(None)
 
     def _run_pool(self, pending: dict[str, _Task]) -> None:
         import multiprocessing as mp
