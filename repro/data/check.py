@@ -363,6 +363,8 @@ def _voc(root: Path, splits: list[str] | None, labels: Mapping[str, str | None],
         for s in VOC_SIZES:
             if s not in splits:
                 report.notes.append(f"split {s} not present ({_list_fix(s)})")
+        if (list_dir / "coco.txt").is_file():
+            report.notes.append("split coco present: `repro data check coco` checks it")
     report.splits = list(splits)
     jpegs = file_names(root / "JPEGImages", ".jpg")
     label_names: dict[str, set[str]] = {}

@@ -71,6 +71,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import filecmp
+import functools
 import io
 import json
 import os
@@ -602,6 +603,13 @@ def _place_image(src: Path, dst: Path, copy: bool, force: bool) -> tuple[str, Pr
     return "written", None
 
 
+@functools.cache
+def _voc_palette() -> np.ndarray:
+    from repro.data.synth import voc_colormap  # a cheap import, unlike repro.metrics (mmseg)
+
+    return voc_colormap()
+
+
 def _convert_coco(task: tuple) -> tuple[str, Problem | None]:
     """(image record, its VOC annotations, annotation file, image, JPEG and label destinations,
     copy, force) -> (written|unchanged|conflict|error, problem)."""
@@ -624,10 +632,8 @@ def _convert_coco(task: tuple) -> tuple[str, Problem | None]:
         return "error", Problem(ann_file, f"annotations of image {img['id']} cannot be decoded "
                                 f"({type(e).__name__}: {e}).",
                                 "extract the annotation zip again.", "unreadable")
-    from repro.metrics.io import voc_palette
-
     results = [_place_image(src, Path(dst_img), copy, force),
-               _write_png(label, Path(dst_label), force, palette=voc_palette())]
+               _write_png(label, Path(dst_label), force, palette=_voc_palette())]
     return max(results, key=lambda r: _SEVERITY.index(r[0]))
 
 
@@ -664,6 +670,8 @@ def prepare_coco(
     tasks, stems, sources = [], {}, {}
     for name in sets:
         ann_file = coco_root / "annotations" / f"instances_{name}.json"
+        if progress:
+            print(f"reading {ann_file} ...", file=sys.stderr, flush=True)
         try:
             index = _load_coco_json(ann_file)
         except (OSError, ValueError, KeyError, TypeError) as e:

@@ -29,7 +29,8 @@ VOC (``make_voc``) -> ``out/VOCdevkit/VOC2012/``:
 COCO (``make_voc(num_coco=N)``) -> ``out/coco/``, Microsoft COCO's own layout, then prepared into
 the VOC root by ``repro.data.prepare.prepare_coco``, the code real COCO goes through:
 
-- ``train2014/COCO_train2014_<id:012d>.jpg`` (about two thirds) and ``val2014/...`` with
+- ``train2014/COCO_train2014_<id:012d>.jpg`` (about two thirds) and ``val2014/...``, at the VOC
+  size (``COCO_PORTRAIT_SHARE`` of them turned to portrait), with
   ``annotations/instances_{train,val}2014.json`` (``images``, ``annotations``, ``categories``
   as COCO writes them): the 20 VOC categories under their COCO ids plus ``COCO_OTHER_CATEGORIES``
   (truck, umbrella, cup, teddy bear: background for the VOC protocols). Scenes are VOC-like;
@@ -710,6 +711,10 @@ COCO_OTHER_CATEGORIES = (
     (88, "teddy bear", "indoor"),
 )
 COCO_TRUTH_DIR = "_synthetic_truth"
+#: Share of portrait (H > W) images, as COCO has. 0 for now: the smoke profile's crop does not
+#: reach the pipelines of concatenated splits (``repro.profiles.set_crop`` sets the RandomCrop of
+#: a single dataset only), and uncropped images of two shapes cannot be batched.
+COCO_PORTRAIT_SHARE = 0.0
 
 
 def _coco_voc_categories() -> list[tuple[int, int, str, str]]:
@@ -828,7 +833,7 @@ def _make_coco(out: Path, seed: int, size: tuple[int, int], n: int) -> set[str]:
         images, annotations = [], []
         for i, img_id in enumerate(sorted(set_ids)):
             img_rng = np.random.default_rng([seed, 3, img_id])
-            w, h = (height, width) if img_rng.random() < 0.25 else (width, height)
+            w, h = (height, width) if img_rng.random() < COCO_PORTRAIT_SHARE else (width, height)
             img, seg, objects = _coco_scene(img_rng, w, h)
             name = f"COCO_{set_name}_{img_id:012d}.jpg"
             pil = Image.fromarray(img)
