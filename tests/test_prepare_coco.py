@@ -203,10 +203,17 @@ def test_missing_image_wrong_json_and_missing_folders(dirs, tmp_path):
 
     path = coco / "annotations" / "instances_val2014.json"
     doc = json.loads(path.read_text())
-    doc["categories"][0]["name"] = "truck"  # not COCO's category table
+    name, doc["categories"][0]["name"] = doc["categories"][0]["name"], "truck"  # not COCO's
     path.write_text(json.dumps(doc))
     report = prepare_coco(coco, voc, sets=["val2014"], workers=0, progress=False)
     assert [p.kind for p in report.problems] == ["layout"], report.format()
+
+    doc["categories"][0]["name"] = name
+    doc["annotations"] = [a for a in doc["annotations"] if a["category_id"] == UMBRELLA]
+    path.write_text(json.dumps(doc))
+    report = prepare_coco(coco, voc, sets=["val2014"], workers=0, progress=False)
+    assert [p.kind for p in report.problems] == ["missing"], (
+        "A COCO set without any VOC category gives no empty split but a problem.")
 
     with pytest.raises(FileNotFoundError, match="instances_val2017.json"):
         prepare_coco(coco, voc, sets=["val2017"], progress=False)

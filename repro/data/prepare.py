@@ -715,6 +715,11 @@ def prepare_coco(
 
     list_dir = root / "ImageSets" / "Segmentation"
     ids = sorted(stems)
+    if not ids and not report.problems:
+        report.problems.append(Problem(
+            str(coco_root / "annotations"), f"no image of {', '.join(sets)} holds one of the 20 "
+            "VOC categories.", "pass COCO's own instance annotations (instances_<set>.json).",
+            "missing"))
     if report.problems:
         report.lists[COCO_SPLIT] = "not written (fix the problems below, then rerun)"
     else:
