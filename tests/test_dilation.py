@@ -151,3 +151,77 @@ def test_front_end_on_the_preprocessed_batch_gives_scores_at_label_size():
     assert tuple(out["inputs"].shape[-2:]) == (48 + 372, 64 + 372)
     assert tuple(scores.shape[-2:]) == (48, 64), (
         "The unpadded front end removes exactly the 186-px margin: scores at the label size.")
+
+
+TRAINING_FIELDS = ("dataset", "train_split", "train_labels", "crop_size", "batch_size", "iters")
+
+
+def _training(exp):
+    """What decides a row's trained weights in its spec: config, options, start, data, schedule."""
+    return (exp.config, exp.options, exp.init_from,
+            tuple(getattr(exp.protocol, f) for f in TRAINING_FIELDS))
+
+
+def _merged(exp):
+    from mmengine.config import Config
+
+    from repro import paths
+    from repro.profiles import unknown_option_keys
+
+    cfg = Config.fromfile(str(paths.config_path(exp.config)))
+    assert not unknown_option_keys(cfg, exp.options), (
+        f"{exp.key}: options {exp.options} must name keys its config takes.")
+    cfg.merge_from_dict(exp.options)
+    return cfg
+
+
+@pytest.mark.parametrize("key,title,name", [
+    ("frontend", "Front end", "frontend"), ("basic", "Front + Basic", "basic"),
+    ("large", "Front + Large", "large")])
+def test_sec5_schedule_is_coarse_voc_coco_then_fine_voc(key, title, name):
+    t3 = get_table("dilation/table3")
+    coarse = t3.experiment(f"{key}-coarse")
+    p = coarse.protocol
+    assert (p.train_split.split("+"), p.iters, p.batch_size, coarse.init_from) == (
+        ["coco", "train_aug"], 140000, 14, None), (
+        "Coarse tuning: VOC-2012 (train_aug) + COCO, 100K + 40K iterations, mini-batch 14, "
+        "from ImageNet.")
+    cfg = _merged(coarse)
+    sched = [s for s in cfg.param_scheduler if s.get("type") == "MultiStepLR"]
+    assert cfg.optim_wrapper.optimizer.lr == 1e-3 and len(sched) == 1 and (
+        sched[0].milestones, sched[0].gamma, sched[0].by_epoch) == ([100000], 0.1, False), (
+        "Coarse tuning: 1e-3 for 100K iterations, then 1e-4 (x0.1) for the last 40K.")
+    for row in (key, f"{key}-crf"):
+        fine = t3.experiment(row)
+        assert fine.init_from == coarse.key and fine.config == coarse.config, (
+            f"dilation/table3/{row} must fine-tune its own model's coarse row.")
+        assert (fine.protocol.train_split, fine.protocol.iters) == ("train_aug", 50000)
+        cfg = _merged(fine)
+        assert cfg.optim_wrapper.optimizer.lr == 1e-5 and not cfg.param_scheduler, (
+            "Fine tuning: VOC-2012 only, 50K iterations at a constant 1e-5.")
+    assert _training(t3.experiment(key)) == _training(t3.experiment(f"{key}-crf")), (
+        "The + CRF row differs from its row at test time only (one training).")
+    voc = t3.experiment(f"{key}-voc")
+    assert (voc.protocol.train_split, voc.protocol.iters, voc.init_from, voc.options) == (
+        "train_aug", 60000, None, {}) and _merged(voc).optim_wrapper.optimizer.lr == 1e-3, (
+        "The VOC-only variant keeps Sec. 4's schedule: train_aug, 60K at 1e-3.")
+    assert all(c.paper is None for c in coarse.cells + voc.cells), (
+        "The paper prints no coarse-tuning or VOC-only row: their paper cells stay empty.")
+
+
+def test_table4_rows_share_table3_trainings():
+    t3, t4 = get_table("dilation/table3"), get_table("dilation/table4")
+    for key4, key3 in (("frontend", "frontend"), ("context", "large"), ("context-crf", "large")):
+        e3, e4 = t3.experiment(key3), t4.experiment(key4)
+        assert e4.init_from == f"dilation/table3/{e3.init_from}", (
+            f"dilation/table4/{key4} must fine-tune Table 3's coarse row {e3.init_from}.")
+        assert _training(e4)[:2] + _training(e4)[3:] == _training(e3)[:2] + _training(e3)[3:], (
+            f"dilation/table4/{key4} must train exactly as dilation/table3/{key3} (one training).")
+    rnn3, rnn4 = t3.experiment("large-rnn"), t4.experiment("context-crf-rnn")
+    assert (rnn3.init_from, rnn4.init_from) == ("large", "context") and (
+        _training(rnn3)[:2] + _training(rnn3)[3:] == _training(rnn4)[:2] + _training(rnn4)[3:])
+    for spec in (t3, t4):  # every init_from names a row that exists
+        for exp in spec.runnable:
+            if exp.init_from:
+                table, _, row = exp.init_from.rpartition("/")
+                (get_table(table) if table else spec).experiment(row)

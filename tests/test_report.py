@@ -159,7 +159,8 @@ def test_gdn_table1_plain_report(tmp_path):
         "A plain table with one paper column must give ours, CI, trivial, paper and Δ columns.")
     assert re.search(r"\| FCN-32s \[31\]¹ ‡ +\| 59\.1", text), (
         "A protocol note must be a numbered footnote on the row's title, with its marks.")
-    assert "¹ Protocol: paper: 59.4 is the CVPR 2015 FCN-32s model" in text, "Footnotes are listed under the table."
+    assert "¹ Protocol: paper: 59.4 is the CVPR 2015 FCN-32s model" in text, (
+        "Footnotes are listed under the table.")
     assert text.index("¹ Protocol") > text.index("| DL-LargeFOV + GDN"), (
         "Footnotes go below the table, not above it.")
     assert "Protocol note" not in text.split("| Method")[0], "No notes float above the table."

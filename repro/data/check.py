@@ -25,6 +25,12 @@ Cityscapes (``root`` = the folder holding ``leftImg8bit/`` and ``gtFine/``):
   trainIds must equal the ``cityscapesscripts.helpers.labels`` mapping of the labelIds. Test
   labels are dummies in the real download: test is checked for images only.
 
+COCO for the VOC protocols (``dataset='coco'``, ``root`` = the same ``VOCdevkit/VOC2012``): the
+split ``coco`` written by ``repro data prepare coco``: ``ImageSets/Segmentation/coco.txt``, its
+count against ``coco.prepared.json`` (written with it; no published count exists, it depends on
+the COCO release), ``JPEGImages/<id>.jpg`` (links to COCO's images: a dangling link is named as
+such) and ``SegmentationClassAug/<id>.png`` (VOC class indices 0..20, 255 = void).
+
 On synthetic data (``SYNTHETIC.json`` next to the dataset, see ``repro.data.synth``) the split
 sizes are compared with the counts in the marker instead of the published ones.
 
@@ -56,6 +62,7 @@ from PIL import Image
 
 __all__ = [
     "CITYSCAPES_SIZES",
+    "COCO_MANIFEST",
     "QUICK_SAMPLE",
     "VOC_SIZES",
     "CheckReport",
@@ -87,14 +94,18 @@ VOC_LABELS = {
     "seg11valid": "SegmentationClass",
     "train_aug": "SegmentationClassAug",
     "sbd_train": "SegmentationClassAug",
+    "coco": "SegmentationClassAug",  # COCO in the VOC layout (``repro data prepare coco``)
     "test": None,
 }
+#: Provenance of the split ``coco``, next to its list (written by ``repro data prepare coco``).
+COCO_MANIFEST = "coco.prepared.json"
 #: Files decoded per split by ``quick=True``. Measured on one core: a pair takes ~6 ms at VOC's
 #: 500x375 and ~70 ms at Cityscapes' 2048x1024 (two label PNGs), so a two-split row's quick
 #: check takes ~0.1 s on the smoke profile's synthetic data, ~0.4 s on VOC, ~4.5 s on Cityscapes
 #: (less with the reader threads).
 QUICK_SAMPLE = 32
-DATA_ENV = {"voc": "REPRO_VOC_ROOT", "cityscapes": "REPRO_CITYSCAPES_ROOT"}
+DATA_ENV = {"voc": "REPRO_VOC_ROOT", "cityscapes": "REPRO_CITYSCAPES_ROOT",
+            "coco": "REPRO_VOC_ROOT"}
 # Problems are listed in this order (then by path).
 KINDS = ("layout", "list", "count", "missing", "unreadable", "mode", "size", "values", "mismatch",
          "conflict")
@@ -234,6 +245,11 @@ def _open_image(path: Path) -> tuple[tuple[int, int] | None, Problem | None]:
                 im.load()
         return size, None
     except (OSError, SyntaxError, ValueError) as e:  # PIL raises all three on damaged files
+        if path.is_symlink() and not path.exists():
+            return None, Problem(
+                str(path), f"links to {os.readlink(path)}, which does not exist.",
+                "rerun `repro data prepare coco --coco COCO_DIR --voc VOC2012` with --coco where "
+                "COCO's images are now (or --copy, to keep copies).", "missing")
         return None, Problem(
             str(path), f"image cannot be read ({type(e).__name__}: {e}).",
             "re-extract this file from the dataset archive (the copy is truncated or damaged).",
@@ -347,6 +363,8 @@ def _voc(root: Path, splits: list[str] | None, labels: Mapping[str, str | None],
         for s in VOC_SIZES:
             if s not in splits:
                 report.notes.append(f"split {s} not present ({_list_fix(s)})")
+        if (list_dir / "coco.txt").is_file():
+            report.notes.append("split coco present: `repro data check coco` checks it")
     report.splits = list(splits)
     jpegs = file_names(root / "JPEGImages", ".jpg")
     label_names: dict[str, set[str]] = {}
@@ -394,6 +412,9 @@ def _voc(root: Path, splits: list[str] | None, labels: Mapping[str, str | None],
 
 
 def _list_fix(split: str) -> str:
+    if split == "coco":
+        return ("prepare it with `repro data prepare coco --coco COCO_DIR --voc VOC2012` (COCO's "
+                "images of the VOC classes, GCN Tables 7-8 Stage-1, Dilation Tables 3-4)")
     if split in ("train_aug", "sbd_train", "seg11valid"):
         return ("write it with `repro data prepare voc --voc VOC2012 --sbd benchmark_RELEASE` "
                 "(needs SBD for train_aug and sbd_train)")
@@ -413,6 +434,10 @@ def _count(report: CheckReport, split: str, found: int, expected: int | None, wh
     report.counts[split] = (found, expected)
     if expected is not None and found != expected:
         source = "SYNTHETIC.json" if report.synthetic else "the published split"
+        if split == "coco" and not report.synthetic:
+            source = f"{COCO_MANIFEST} (written with it)"
+            fix = ("the list was edited or its preparation interrupted: rerun `repro data prepare "
+                   "coco --coco COCO_DIR --voc VOC2012 --force`")
         if report.synthetic:
             fix = "regenerate the synthetic dataset with `repro data synth` (it was edited)"
         report.problems.append(Problem(
@@ -515,12 +540,14 @@ def check_dataset(
     workers: int | None = None,
     sample: int = QUICK_SAMPLE,
 ) -> CheckReport:
-    """Check a VOC 2012 or Cityscapes dataset (see the module docstring); never raises for bad
-    data: everything wrong is a :class:`Problem` in the returned report.
+    """Check a VOC 2012 or Cityscapes dataset, or the COCO split of a VOC root (see the module
+    docstring); never raises for bad data: everything wrong is a :class:`Problem` in the
+    returned report.
 
     Args:
-        dataset: ``'voc'`` or ``'cityscapes'``.
-        root: ``VOCdevkit/VOC2012`` or the Cityscapes root.
+        dataset: ``'voc'``, ``'cityscapes'`` or ``'coco'`` (``splits`` and ``labels`` are then
+            fixed: the split ``coco`` with ``SegmentationClassAug``).
+        root: ``VOCdevkit/VOC2012`` (voc, coco) or the Cityscapes root.
         splits: split names to check (VOC: list names under ``ImageSets/Segmentation``;
             Cityscapes: ``leftImg8bit`` sub-folders). None: every split present, and train/val
             must be.
@@ -531,8 +558,8 @@ def check_dataset(
         workers: reader threads (default ``min(8, cpu count)``).
         sample: files decoded per split when ``quick``.
     """
-    if dataset not in ("voc", "cityscapes"):
-        raise ValueError(f"dataset must be 'voc' or 'cityscapes', got {dataset!r}.")
+    if dataset not in DATA_ENV:
+        raise ValueError(f"dataset must be 'voc', 'cityscapes' or 'coco', got {dataset!r}.")
     start = time.perf_counter()
     root = Path(root).expanduser()
     report = CheckReport(dataset=dataset, root=root, quick=quick)
@@ -542,14 +569,19 @@ def check_dataset(
     if not root.is_dir():
         report.problems.append(Problem(
             str(root), "dataset root does not exist.",
-            f"pass the {'VOCdevkit/VOC2012' if dataset == 'voc' else 'Cityscapes'} folder as "
+            f"pass the {'Cityscapes' if dataset == 'cityscapes' else 'VOCdevkit/VOC2012'} "
+            "folder as "
             f"--data-root / --root (or set ${DATA_ENV[dataset]}).", "layout"))
         return report
     synthetic = _synthetic_counts(root)
     report.synthetic = synthetic is not None
     expected = synthetic if synthetic is not None else (
         VOC_SIZES if dataset == "voc" else CITYSCAPES_SIZES)
-    if dataset == "voc":
+    if dataset == "coco":
+        if synthetic is None:
+            expected = _coco_expected(root, report)
+        jobs = _voc(root, ["coco"], {"coco": VOC_LABELS["coco"]}, expected, report)
+    elif dataset == "voc":
         jobs = _voc(root, splits, labels or {}, expected, report)
     else:
         jobs = _cityscapes(root, splits, expected, report)
@@ -570,6 +602,24 @@ def check_dataset(
     report.problems.sort(key=lambda p: (KINDS.index(p.kind), p.path))
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _coco_expected(root: Path, report: CheckReport) -> dict[str, int]:
+    """The count of the split ``coco`` recorded by its preparation (none if not recorded)."""
+    import json
+
+    path = root / "ImageSets" / "Segmentation" / COCO_MANIFEST
+    if not path.is_file():
+        report.notes.append(f"no {COCO_MANIFEST} (written by `repro data prepare coco`): the "
+                            "count of coco.txt is not checked")
+        return {}
+    try:
+        return {"coco": int(json.loads(path.read_text())["count"])}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        report.problems.append(Problem(
+            str(path), f"cannot be read ({type(e).__name__}: {e}).",
+            "rerun `repro data prepare coco --coco COCO_DIR --voc VOC2012`.", "unreadable"))
+        return {}
 
 
 _VALID: set[tuple] = set()
@@ -599,12 +649,13 @@ def require_valid_data(
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The ``repro data check`` options (the names :func:`main_check` reads)."""
-    parser.add_argument("dataset", choices=["voc", "cityscapes"])
+    parser.add_argument("dataset", choices=["voc", "cityscapes", "coco"])
     parser.add_argument("--root", default=None,
-                        help="VOCdevkit/VOC2012 or the Cityscapes root (default "
-                             "$REPRO_VOC_ROOT / $REPRO_CITYSCAPES_ROOT)")
+                        help="VOCdevkit/VOC2012 (voc, and coco: the split prepared into it) or "
+                             "the Cityscapes root (default $REPRO_VOC_ROOT / "
+                             "$REPRO_CITYSCAPES_ROOT)")
     parser.add_argument("--split", nargs="+", default=None,
-                        help="splits to check (default: every split present)")
+                        help="splits to check (default: every split present; coco: its one)")
     parser.add_argument("--quick", action="store_true",
                         help=f"decode at most {QUICK_SAMPLE} files per split")
     parser.add_argument("--limit", type=int, default=50,

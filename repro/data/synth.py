@@ -26,6 +26,23 @@ VOC (``make_voc``) -> ``out/VOCdevkit/VOC2012/``:
 - The test labels (both kinds) go to ``out/VOCdevkit/_synthetic_server_gt/`` for a simulated
   evaluation server. Real VOC has no such folder.
 
+COCO (``make_voc(num_coco=N)``) -> ``out/coco/``, Microsoft COCO's own layout, then prepared into
+the VOC root by ``repro.data.prepare.prepare_coco``, the code real COCO goes through:
+
+- ``train2014/COCO_train2014_<id:012d>.jpg`` (about two thirds) and ``val2014/...``, at the VOC
+  size (``COCO_PORTRAIT_SHARE`` of them turned to portrait), with
+  ``annotations/instances_{train,val}2014.json`` (``images``, ``annotations``, ``categories``
+  as COCO writes them): the 20 VOC categories under their COCO ids plus ``COCO_OTHER_CATEGORIES``
+  (truck, umbrella, cup, teddy bear: background for the VOC protocols). Scenes are VOC-like;
+  each visible object is one annotation, non-crowd ones as polygons (``cv2.findContours`` of the
+  visible mask, pixel centres), a cluster of small same-class objects in some images as one crowd
+  annotation (``iscrowd`` 1, uncompressed RLE, ids from 900100000000 as in COCO). Some images
+  hold no VOC category and are dropped by the preparation; one val image is greyscale, as a few
+  of COCO's are.
+- ``out/coco/_synthetic_truth/<stem>.png``: the VOC label each kept image should get (crowd
+  regions 255, other categories 0); the polygons make the prepared labels differ from it along
+  object outlines only. Real COCO has no such folder.
+
 Cityscapes (``make_cityscapes``) -> ``out/cityscapes/``:
 
 - ``leftImg8bit/{train,val,test}/<city>/<city>_<seq:06d>_<frame:06d>_leftImg8bit.png`` with the
@@ -81,9 +98,11 @@ from PIL import Image
 
 __all__ = [
     "GENERATOR_VERSION",
+    "COCO_OTHER_CATEGORIES",
     "MARKER",
     "SERVER_GT_DIR",
     "VOC_CLASSES",
+    "coco_rle",
     "ensure_synthetic",
     "is_synthetic",
     "main_synth",
@@ -94,7 +113,7 @@ __all__ = [
     "voc_colormap",
 ]
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: COCO in COCO's layout, prepared by repro.data.prepare
 MARKER = "SYNTHETIC.json"
 SERVER_GT_DIR = "_synthetic_server_gt"
 JPEG_QUALITY = 90
@@ -576,9 +595,10 @@ def make_voc(
     """Writes a synthetic VOC 2012 (+ SBD aug labels) under ``out/VOCdevkit/VOC2012``.
 
     ``size`` is (W, H). ``num_sbd_extra`` SBD-only ids (default: ``num_train``) make train_aug
-    larger than train. ``num_coco`` extra ids listed in ``coco.txt`` with SegmentationClassAug
-    labels stand for COCO converted to the VOC layout (GCN Table 7 stage 1). Returns the
-    dataset root ``out/VOCdevkit/VOC2012``.
+    larger than train. ``num_coco`` images of a synthetic COCO 2014 in COCO's layout under
+    ``out/coco`` (module docstring), then prepared into the VOC root as the split ``coco`` by
+    ``repro.data.prepare.prepare_coco`` (GCN Tables 7-8 Stage-1, Dilation Tables 3-4). Returns
+    the dataset root ``out/VOCdevkit/VOC2012``.
     """
     width, height = parse_size(size)
     n_extra = num_train if num_sbd_extra is None else num_sbd_extra
@@ -596,19 +616,21 @@ def make_voc(
     out = Path(out)
     root = out / "VOCdevkit" / "VOC2012"
     server = out / "VOCdevkit" / SERVER_GT_DIR
+    coco_dir = out / "coco"
     _prepare_target(root)
+    if num_coco or (coco_dir / MARKER).is_file():
+        _prepare_target(coco_dir)  # refuses a real COCO there
     if server.exists():
         shutil.rmtree(server)  # only ever written by this function
 
     # Split assignment.
     rng = np.random.default_rng([seed, 0])
-    ids = _voc_ids(rng, num_train + num_val + n_extra + num_test + num_coco)
+    ids = _voc_ids(rng, num_train + num_val + n_extra + num_test)
     train = sorted(ids[:num_train])
     val = sorted(ids[num_train : num_train + num_val])
     extra = sorted(ids[num_train + num_val : num_train + num_val + n_extra])
     n_seen = num_train + num_val + n_extra
     test = sorted(ids[n_seen : n_seen + num_test])
-    coco = sorted(ids[n_seen + num_test :])
     train_aug = sorted(train + extra)
     # FCN's SBD train list: most of train_aug (8498 of 10582 in reality).
     sbd_train = sorted(rng.choice(train_aug, round(0.8 * len(train_aug)), replace=False).tolist())
@@ -623,7 +645,6 @@ def make_voc(
         "sbd_train": sbd_train,
         "seg11valid": seg11valid,
         "test": test,
-        **({"coco": coco} if num_coco else {}),
     }
 
     dirs = {
@@ -641,7 +662,7 @@ def make_voc(
     palette = voc_colormap()
     kinds = {
         **{i: "both" for i in train + val},
-        **{i: "aug" for i in extra + coco},
+        **{i: "aug" for i in extra},
         **{i: "test" for i in test},
     }
     for vid in sorted(kinds):
@@ -659,8 +680,195 @@ def make_voc(
             )
     for name, ids_ in lists.items():
         (dirs["ImageSets/Segmentation"] / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids_))
-    _write_marker(root, "voc", params, {k: len(v) for k, v in lists.items()})
+    counts = {k: len(v) for k, v in lists.items()}
+    if num_coco:
+        counts["coco"] = _coco_into_voc(coco_dir, root, seed, (width, height), num_coco)
+    _write_marker(root, "voc", params, counts)
     return root
+
+
+def _coco_into_voc(coco_dir: Path, root: Path, seed: int, size: tuple[int, int], n: int) -> int:
+    """The synthetic COCO, prepared into ``root`` as real COCO is; returns the split's size."""
+    from repro.data.prepare import prepare_coco
+
+    kept = _make_coco(coco_dir, seed, size, n)
+    sets = {"train2014": round(n * 2 / 3), "val2014": n - round(n * 2 / 3)}
+    _write_marker(coco_dir, "coco", dict(seed=seed, size=list(size), num_images=n), sets)
+    report = prepare_coco(coco_dir, root, workers=0, progress=False)
+    listed = (root / "ImageSets" / "Segmentation" / "coco.txt").read_text().split()
+    if not report.ok or set(listed) != kept:
+        raise RuntimeError(f"The synthetic COCO did not prepare into {len(kept)} images: "
+                           + report.format())
+    return len(listed)
+
+
+# --------------------------------------------------------------------------------------------
+# COCO scenes, in COCO's own layout
+
+#: COCO categories drawn besides the 20 VOC ones: (id, name, supercategory), as in COCO.
+COCO_OTHER_CATEGORIES = (
+    (8, "truck", "vehicle"), (28, "umbrella", "accessory"), (47, "cup", "kitchen"),
+    (88, "teddy bear", "indoor"),
+)
+COCO_TRUTH_DIR = "_synthetic_truth"
+#: Share of portrait (H > W) images, as COCO has. 0 for now: the smoke profile's crop does not
+#: reach the pipelines of concatenated splits (``repro.profiles.set_crop`` sets the RandomCrop of
+#: a single dataset only), and uncropped images of two shapes cannot be batched.
+COCO_PORTRAIT_SHARE = 0.0
+
+
+def _coco_voc_categories() -> list[tuple[int, int, str, str]]:
+    """(VOC index, COCO id, COCO name, supercategory) of the 20 VOC classes."""
+    from repro.data.prepare import VOC_COCO_CATEGORIES
+
+    supercategory = {"person": "person", "bird": "animal", "cat": "animal", "dog": "animal",
+                     "horse": "animal", "sheep": "animal", "cow": "animal", "bottle": "kitchen",
+                     "chair": "furniture", "couch": "furniture", "potted plant": "furniture",
+                     "dining table": "furniture", "tv": "electronic"}
+    return [(index, cid, name, supercategory.get(name, "vehicle"))
+            for index, _, cid, name in VOC_COCO_CATEGORIES]
+
+
+def _other_looks() -> list[_Look]:
+    rng = np.random.default_rng(2014)
+    return [_Look(color=rng.uniform(0.1, 0.9, 3), color2=rng.uniform(0.1, 0.9, 3),
+                  kind=kind, period=float(period), angle=float(rng.uniform(0, np.pi)),
+                  jitter=0.05, noise=0.035)
+            for kind, period in zip(("grain", "smooth", "checker", "waves"), (6, 0, 5, 9))]
+
+
+_OTHER_LOOKS = _other_looks()
+
+
+def coco_rle(mask: np.ndarray) -> dict:
+    """COCO's uncompressed RLE of a binary mask (its crowd annotations): run lengths in column
+    (Fortran) order, starting with a run of zeros. (pycocotools encodes compressed RLE only.)"""
+    flat = np.asarray(mask, bool).ravel(order="F")
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    counts = np.diff(np.r_[0, edges, flat.size]).tolist()
+    return {"counts": ([0] if flat.size and flat[0] else []) + counts,
+            "size": [int(mask.shape[0]), int(mask.shape[1])]}
+
+
+def _polygons(mask: np.ndarray) -> list[list[float]]:
+    """COCO polygons of a mask's outer outlines: through the outline pixels' centres, out to
+    the image edge where the mask touches it (as COCO's annotators drew)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    h, w = mask.shape
+    out = []
+    for c in contours:
+        if len(c) < 3:
+            continue
+        xy = c.reshape(-1, 2).astype(np.float64) + 0.5
+        for axis, size in ((0, w), (1, h)):
+            xy[xy[:, axis] == 0.5, axis] = 0.0
+            xy[xy[:, axis] == size - 0.5, axis] = float(size)
+        out.append([round(float(v), 2) for v in xy.reshape(-1)])
+    return out
+
+
+def _coco_scene(rng: np.random.Generator, width: int, height: int):
+    """One COCO-like image: (RGB uint8, segment map, objects); an object is (COCO category id,
+    VOC index or 0, crowd, segment ids), in painting order."""
+    canvas = _Canvas(width, height)
+    _voc_background(canvas, rng)
+    voc = _coco_voc_categories()
+    n_voc = int(rng.choice(4, p=[0.15, 0.45, 0.3, 0.1]))
+    n_other = max(int(n_voc == 0), int(rng.choice(3, p=[0.4, 0.4, 0.2])))
+    items = [(float(np.exp(rng.uniform(np.log(0.02), np.log(0.8)))), "voc", int(c))
+             for c in rng.choice(len(voc), n_voc, replace=False)]
+    items += [(float(np.exp(rng.uniform(np.log(0.02), np.log(0.3)))), "other",
+               int(rng.integers(len(COCO_OTHER_CATEGORIES)))) for _ in range(n_other)]
+    items.sort(key=lambda o: -o[0])  # large ones behind small ones
+    objects = []
+    for area, kind, k in items:
+        if kind == "voc":
+            index, cid = voc[k][0], voc[k][1]
+            aspect, kinds = _VOC_SHAPE_PRIOR[index]
+            look = _VOC_LOOKS[index]
+        else:
+            index, cid = 0, COCO_OTHER_CATEGORIES[k][0]
+            aspect, kinds = float(np.exp(rng.uniform(-0.7, 0.7))), _SHAPES
+            look = _OTHER_LOOKS[k]
+        ry = math.sqrt(area * width * height / (math.pi * aspect))
+        rx = aspect * ry
+        pts = _shape_points(str(rng.choice(kinds)), rng.uniform(0.2, 0.8) * width,
+                            rng.uniform(0.2, 0.8) * height, rx, ry, rng.normal(0, 0.3), rng)
+        seg = canvas.paint(_fill(canvas.mask(), pts), look, rng, label=index)
+        objects.append((cid, index, 0, [seg]))
+    if n_voc and rng.random() < 0.3:  # a crowd: small same-class objects close together
+        index, cid = voc[int(rng.integers(len(voc)))][:2]
+        cx, cy = rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height
+        r = 0.06 * math.sqrt(width * height)
+        segs = []
+        for _ in range(int(rng.integers(3, 6))):
+            pts = _shape_points("ellipse", cx + rng.normal(0, 1.2 * r), cy + rng.normal(0, r),
+                                r * rng.uniform(0.5, 1), r * rng.uniform(0.5, 1), 0, rng)
+            segs.append(canvas.paint(_fill(canvas.mask(), pts), _VOC_LOOKS[index], rng,
+                                     label=index))
+        objects.append((cid, index, 1, segs))
+    return canvas.finish(rng), canvas.seg, objects
+
+
+def _make_coco(out: Path, seed: int, size: tuple[int, int], n: int) -> set[str]:
+    """COCO 2014 train/val in COCO's layout under ``out`` (module docstring). Returns the stems
+    of the images holding a VOC category (those the preparation must keep)."""
+    width, height = size
+    rng = np.random.default_rng([seed, 2])
+    ids = rng.choice(np.arange(1, 600000), n, replace=False).tolist()
+    n_train = round(n * 2 / 3)
+    categories = [dict(id=cid, name=name, supercategory=sup)
+                  for _, cid, name, sup in _coco_voc_categories()]
+    categories += [dict(id=cid, name=name, supercategory=sup)
+                   for cid, name, sup in COCO_OTHER_CATEGORIES]
+    categories.sort(key=lambda c: c["id"])
+    (out / "annotations").mkdir(parents=True, exist_ok=True)
+    (out / COCO_TRUTH_DIR).mkdir(exist_ok=True)
+    kept: set[str] = set()
+    crowd_id = 900100000000
+    ann_id = 1
+    for set_name, set_ids in (("train2014", ids[:n_train]), ("val2014", ids[n_train:])):
+        (out / set_name).mkdir(exist_ok=True)
+        images, annotations = [], []
+        for i, img_id in enumerate(sorted(set_ids)):
+            img_rng = np.random.default_rng([seed, 3, img_id])
+            w, h = (height, width) if img_rng.random() < COCO_PORTRAIT_SHARE else (width, height)
+            img, seg, objects = _coco_scene(img_rng, w, h)
+            name = f"COCO_{set_name}_{img_id:012d}.jpg"
+            pil = Image.fromarray(img)
+            if set_name == "val2014" and i == 0:
+                pil = pil.convert("L")  # COCO has a few greyscale images
+            pil.save(out / set_name / name, quality=JPEG_QUALITY)
+            images.append(dict(id=img_id, file_name=name, width=w, height=h, license=1,
+                               date_captured="2013-11-14 11:18:45"))
+            truth = np.zeros((h, w), np.uint8)
+            for cid, index, crowd, segs in objects:
+                mask = np.isin(seg, segs)
+                if mask.sum() < 6:
+                    continue  # hidden behind later objects: COCO annotates what is visible
+                polygons = [] if crowd else _polygons(mask)
+                if not crowd and not polygons:
+                    continue
+                x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
+                if crowd:
+                    crowd_id += 1
+                annotations.append(dict(
+                    id=crowd_id if crowd else ann_id, image_id=img_id, category_id=cid,
+                    iscrowd=crowd, area=float(mask.sum()), bbox=[x, y, bw, bh],
+                    segmentation=coco_rle(mask) if crowd else polygons))
+                ann_id += 0 if crowd else 1
+                truth[mask] = 255 if crowd else index
+                if index:
+                    kept.add(Path(name).stem)
+            if Path(name).stem in kept:
+                _save_index_png(truth, out / COCO_TRUTH_DIR / f"{Path(name).stem}.png")
+        info = dict(description="synthetic COCO 2014 (repro.data.synth)", note=SYNTHETIC_NOTE,
+                    version="1.0", year=2014)
+        doc = dict(info=info, licenses=[dict(id=1, name="synthetic", url="")], images=images,
+                   annotations=annotations, categories=categories)
+        (out / "annotations" / f"instances_{set_name}.json").write_text(json.dumps(doc))
+    return kept
 
 
 # --------------------------------------------------------------------------------------------
@@ -1175,19 +1383,23 @@ def main_synth(
     num_train: int | None = None,
     num_val: int | None = None,
     num_test: int | None = None,
+    num_coco: int | None = None,
 ) -> Path:
     """``repro data synth {voc,cityscapes}``: writes the dataset, prints where and how many.
 
-    Arguments left as None take the generator's defaults.
+    Arguments left as None take the generator's defaults (``num_coco``: VOC only, the images of
+    a synthetic COCO prepared into it as the split ``coco``).
     """
-    given = dict(size=size, num_train=num_train, num_val=num_val, num_test=num_test)
+    given = dict(size=size, num_train=num_train, num_val=num_val, num_test=num_test,
+                 num_coco=num_coco)
     args = _normalised_params(dataset, {k: v for k, v in given.items() if v is not None})
     args["seed"] = seed
     root = _MAKERS[dataset](out, **args)
     counts = json.loads((root / MARKER).read_text())["counts"]
     w, h = args["size"]
     print(f"wrote synthetic {dataset} ({w}x{h}, seed {seed}) to {root}")
-    order = ("train", "val", "trainval", "train_aug", "aug", "sbd_train", "seg11valid", "test")
+    order = ("train", "val", "trainval", "train_aug", "aug", "sbd_train", "seg11valid", "test",
+             "coco")
     ranked = sorted(counts, key=lambda k: order.index(k) if k in order else len(order))
     print("  " + ", ".join(f"{k}: {counts[k]}" for k in ranked))
     return root
