@@ -15,6 +15,7 @@ from repro.metrics.bootstrap import (
     main_compare,
     paired_bootstrap,
     paired_difference,
+    per_image_relpath,
     resample_counts,
     resample_indices,
 )
@@ -239,7 +240,7 @@ def test_seed_mean_interval_and_input_checks():
 # ---------------------------------------------------------------------- repro compare
 def _store_row(results_dir, table, row, per_image, seed=0, profile="smoke", with_file=True):
     path = result_path(results_dir, profile, table, row, seed)
-    rel = path.relative_to(results_dir).with_name(f"{row}.seed{seed}.per_image.npz")
+    rel = per_image_relpath(profile, table, row, seed)
     if with_file:
         per_image.save(results_dir / rel)
     extra = {"per_image": str(rel)} if with_file else {}
@@ -301,7 +302,21 @@ def test_compare_command_refuses_with_one_line_and_exit_2(tmp_path, capsys, case
     assert expected in err, f"{case}: the message should say why: {err!r}"
 
 
-def test_nan_only_when_nothing_is_counted():
+def test_nan_when_nothing_is_counted_or_one_image():
     empty = np.zeros((3, 4, 4), np.int64)
     r = bootstrap_miou(empty, n_resamples=10)
     assert math.isnan(r.value) and math.isnan(r.low) and math.isnan(r.high)
+    one = matrices(*pixel_model(np.random.default_rng(7), 1))
+    r = bootstrap_miou(one)
+    assert not math.isnan(r.value) and math.isnan(r.low) and math.isnan(r.high), (
+        "One image has no variation to resample: the interval is NaN, not zero-width."
+    )
+    assert not r.excludes(0.0), "A NaN interval never marks a delta as significant."
+    r = bootstrap_miou(matrices(*pixel_model(np.random.default_rng(7), 30)))
+    assert r.excludes(r.low - 0.01) and not r.excludes(r.value)
+
+
+def test_per_image_file_sits_beside_the_result_file(tmp_path):
+    rel = per_image_relpath("smoke", "gcn/table1", "k15", 2)
+    assert (tmp_path / rel).parent == result_path(tmp_path, "smoke", "gcn/table1", "k15", 2).parent
+    assert not rel.endswith(".json"), "read_all must not take it for a result file."

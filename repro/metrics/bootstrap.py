@@ -6,8 +6,10 @@ For every resample the per-image confusion matrices (``per_image.py``) of the dr
 summed and mIoU is computed from the summed matrix with FCN ``score.py`` semantics, exactly as
 ``confusion.py`` does for the whole set: ``IoU_c = diag / (row + col - diag)``, classes with
 ``row + col - diag = 0`` (absent from ground truth and prediction of that resample) are NaN and
-skipped by the mean. The interval therefore covers the uncertainty due to the finite choice of
-test images, not the variance over training seeds (that is the seeds' std of the reports).
+skipped by the mean (a set of one image has no interval: NaN). The interval therefore covers
+the uncertainty due to the finite choice of test images, not the variance over training seeds
+(that is the seeds' std of the reports). All values are in percent (0-100), like the result
+rows.
 
 Interval: **BCa** (bias-corrected and accelerated percentile interval; Efron 1987, Efron &
 Tibshirani 1993 ch. 14): the quantiles of the 1000 resampled statistics (numpy's linear
@@ -43,7 +45,7 @@ statistic is a function of per-image sums, so the 1000 resamples are one matrix 
 resample counts ``(B, N)`` (how many times each image is drawn) ``@`` the per-image
 intersections and unions ``(N, 2C)``, in float64 (exact: every count is an integer below
 2**53), and the jackknife is the full-set sums minus each image's terms. 1000 resamples of
-1449 x 21 take milliseconds (``benchmarks/bench_bootstrap.py``). All values are in percent (0-100), like the result rows.
+1449 x 21 take milliseconds (``benchmarks/bench_bootstrap.py``).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ __all__ = [
     "main_compare",
     "paired_bootstrap",
     "paired_difference",
+    "per_image_relpath",
     "resample_counts",
     "resample_indices",
     "resolve_row",
@@ -189,8 +192,8 @@ def _interval(stats: np.ndarray, theta: float, jack: np.ndarray, confidence: flo
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     stats = stats[~np.isnan(stats)]
-    if math.isnan(theta) or stats.size == 0:
-        return math.nan, math.nan, method
+    if math.isnan(theta) or stats.size == 0 or jack.size < 2:
+        return math.nan, math.nan, method  # one image: no variation to resample
     alpha = (1 - confidence) / 2
     if method == "BCa" and np.ptp(stats) > 0:
         from scipy.special import ndtr, ndtri
@@ -261,6 +264,11 @@ class BootstrapResult:
     @property
     def width(self) -> float:
         return self.high - self.low
+
+    def excludes(self, value: float) -> bool:
+        """Whether ``value`` (e.g. the paper's mIoU) lies outside the interval: a delta against
+        a fixed number is significant exactly then (False when the interval is NaN)."""
+        return bool(value < self.low or value > self.high)
 
     def to_dict(self) -> dict:
         """JSON-ready (NaN as None), e.g. for a result row's ``extra``."""
@@ -380,6 +388,13 @@ def _jsonable(x):
 
 
 # ------------------------------------------------------------------------------- CLI
+def per_image_relpath(profile: str, table: str, row: str, seed: int) -> str:
+    """Where a row's per-image file goes, relative to the results dir: beside its result file
+    (``repro.results.result_path``), ``<profile>/<table>/<row>.seed<seed>.per_image.npz``
+    (``read_all`` only reads ``*.json``). Record it as the rows' ``extra["per_image"]``."""
+    return f"{profile}/{table}/{row}.seed{seed}.per_image.npz"
+
+
 def resolve_row(results_dir: Path, selector: str, profile: str | None = None):
     """``TABLE/ROW[@seedN]`` -> ``(PerImageConfusion, description)``.
 
