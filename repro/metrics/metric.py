@@ -349,7 +349,7 @@ class ConfusionMatrixMetric(BaseMetric):
 
     def _gather_per_image(self) -> PerImageConfusion:
         """Every rank's per-image matrices (padding already dropped), in dataset order."""
-        rank, world = get_dist_info()
+        _, world = get_dist_info()
         names, mats = [n for n, _ in self._per_image], [m for _, m in self._per_image]
         if world > 1:
             parts = all_gather_object((names, mats))
@@ -361,8 +361,14 @@ class ConfusionMatrixMetric(BaseMetric):
                 names, mats = [None] * len(order), [None] * len(order)
                 for pos, n, m in zip(order, flat_n, flat_m):
                     names[pos], mats[pos] = n, m
-            else:  # not DefaultSampler's layout: rank order (evaluate() warns of the count)
+            else:  # not DefaultSampler's layout: keep rank order, and say so
                 names, mats = flat_n, flat_m
+                print_log(
+                    "ConfusionMatrixMetric: the per-image matrices do not follow mmengine's "
+                    "DefaultSampler layout; they are kept in rank order, not dataset order.",
+                    logger="current",
+                    level=logging.WARNING,
+                )
         return PerImageConfusion.stack(names, self.class_names, mats)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
