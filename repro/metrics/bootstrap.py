@@ -195,7 +195,9 @@ def _interval(stats: np.ndarray, theta: float, jack: np.ndarray, confidence: flo
     if math.isnan(theta) or stats.size == 0 or jack.size < 2:
         return math.nan, math.nan, method  # one image: no variation to resample
     alpha = (1 - confidence) / 2
-    if method == "BCa" and np.ptp(stats) > 0:
+    if np.ptp(stats) == 0:  # every resample gives the same value: that is the interval
+        return float(stats[0]), float(stats[0]), method
+    if method == "BCa":
         from scipy.special import ndtr, ndtri
 
         # Efron & Tibshirani (1993) 14.3: z0 from the share of resamples below the full-set
