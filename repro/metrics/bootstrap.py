@@ -17,17 +17,20 @@ interpolation) at the levels ``Phi(z0 + (z0 + z) / (1 - a (z0 + z)))`` for ``z =
 Phi^-1(0.975)``, with ``z0`` from the share of resamples below the full-set value and the
 acceleration ``a`` from the leave-one-image-out jackknife (exact and cheap here: the full-set
 terms minus one image's). ``method="percentile"`` gives the plain 2.5 % / 97.5 % quantiles.
-Why BCa: mIoU is a ratio of sums, biased downwards on small sets (a class's IoU over few images),
-and the plain percentile interval does not correct that bias; in simulations with a known
-population mIoU (``benchmarks/bench_bootstrap.py``, synthetic per-image matrices, 400 sets per
-case) the nominal 95 % intervals covered the truth: percentile 81 % / BCa 94.5 % (150 images of
-a population whose mIoU is biased), percentile 92 % / BCa 88.5 % (100 VOC-like images),
-both 94-96 % at 300-1000 VOC-like images; for paired differences BCa was as good as or better
-than the percentile interval in every case; the "basic" interval failed on skewed differences.
-BCa is also scipy.stats.bootstrap's default. Degenerate cases: when every resample gives the
-same value (e.g. identical predictions in a paired difference) the interval is that value
-(zero width); when the full-set value lies outside every resample's, BCa is undefined and the
-percentile interval is returned (``method`` says which was computed).
+Why BCa: mIoU is a ratio of sums, biased on small sets, and the plain percentile interval does
+not correct bias. Measured coverage of nominal 95 % intervals (``benchmarks/bench_bootstrap.py``,
+synthetic per-image matrices, 400 sets per case, standard error ~0.011; table in
+``reports/benchmarks.md``): on a population whose mIoU is biased on small sets, percentile
+0.81 / BCa 0.945 at 150 images and 0.907 / 0.953 at 600; on VOC-like images percentile 0.897 /
+BCa 0.875 at 100 images, 0.94 / 0.93 at 300, 0.953 / 0.948 at 1000; for paired differences BCa
+was as good or better (e.g. a rare class improved: 0.828 / 0.882 at 300 images), and the
+"basic" interval was worst on skewed differences. So BCa is never far behind and is far ahead
+where the bias matters (with every method, a difference carried by a rare class is
+under-covered on 100-300 images). BCa is also scipy.stats.bootstrap's default.
+Degenerate cases: when every resample gives the same value (e.g. identical predictions in a
+paired difference) the interval is that value (zero width); when the full-set value lies
+outside every resample's, BCa is undefined and the percentile interval is returned
+(``method`` says which was computed).
 
 Paired difference of two rows evaluated on the same images: the same resampled images for both
 rows (one set of counts), the statistic ``mIoU_A(b) - mIoU_B(b)`` per resample, its interval
