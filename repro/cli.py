@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_score_arguments(sub.add_parser(
         "score", help="score a folder of prediction PNGs with the harness's protocol"))
 
+    from repro.metrics.bootstrap import add_compare_arguments
+
+    add_compare_arguments(sub.add_parser(
+        "compare", help="paired bootstrap difference of two rows' mIoU on the same images, "
+                        "with its 95% interval"))
+
     p = sub.add_parser("crf-cv", help="cross-validate a CRF row's dense-CRF parameters "
                                       "(DeepLab protocol: 100 val images)")
     p.add_argument("row", help="TABLE/ROW of a row whose protocol has crf, e.g. gcn/table7/...")
@@ -246,6 +252,12 @@ def cmd_score(args) -> int:
     return main_score(args)
 
 
+def cmd_compare(args) -> int:
+    from repro.metrics.bootstrap import main_compare
+
+    return main_compare(args)
+
+
 def cmd_crf_cv(args) -> int:
     from repro import session
 
@@ -310,6 +322,7 @@ COMMANDS = {
     "score": cmd_score,
     "check": cmd_check,
     "crf-cv": cmd_crf_cv,
+    "compare": cmd_compare,
     "data": cmd_data,
     "weights": cmd_weights,
     "pretrain": cmd_pretrain,

@@ -863,13 +863,40 @@ def render(spec: TableSpec, results: list[ResultRow], reports_dir: Path,
     return [md, *written]
 
 
+def row_comparisons(spec: TableSpec, results: list[ResultRow], results_dir: Path,
+                    profile: str | None) -> list[Comparison]:
+    """Paired bootstrap differences of mIoU (seed 0) between the pairs of rows the table
+    declares (``TableSpec.comparisons``; default: consecutive trained rows), where both rows
+    were evaluated on the same images (their per-image files, ``extra["per_image"]``)."""
+    from repro.metrics.bootstrap import paired_difference
+    from repro.metrics.per_image import PerImageConfusion
+
+    have = {r.row: Path(results_dir) / r.extra["per_image"] for r in results
+            if r.table == spec.name and r.profile == profile and r.seed == 0 and
+            r.metric == "mIoU" and r.status == "ok" and (r.extra or {}).get("per_image")}
+    pairs = spec.comparisons or tuple(
+        (b.key, a.key) for a, b in zip(spec.runnable, spec.runnable[1:]))
+    out = []
+    for a, b in pairs:
+        if a not in have or b not in have or not have[a].is_file() or not have[b].is_file():
+            continue
+        try:
+            diff, low, high, _ = paired_difference(PerImageConfusion.load(have[a]),
+                                                   PerImageConfusion.load(have[b]))
+        except ValueError:  # evaluated on different images: no paired difference
+            continue
+        out.append(Comparison(spec.name, "mIoU", a, b, float(diff), (float(low), float(high))))
+    return out
+
+
 def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | None = None,
                profile: str | None = None, fmt: str = "md", *, plots: bool = True,
-               comparisons: Iterable[Comparison] = ()) -> list[Path]:
+               comparisons: Iterable[Comparison] | None = None) -> list[Path]:
     """Regenerate the reports of ``tables`` (default: all) from ``results_dir``.
 
     Returns the report files written (one per table: .md, .csv or .json); plots land beside the
     .md files. ``fmt="md"`` also rewrites the index ``reports_dir/README.md``.
+    ``comparisons``: the between-row differences to show (default: :func:`row_comparisons`).
     """
     from repro.tables.registry import all_tables
 
@@ -877,7 +904,6 @@ def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | N
         raise ValueError(f"Unknown report format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     errors: list[ResultsFileError] = []
     results = read_all(results_dir, errors=errors)
-    comparisons = list(comparisons)
     # Every file is read before any report is written: a damaged one changes nothing, and
     # stops only its own table's report.
     histories = {}
@@ -889,8 +915,10 @@ def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | N
     specs = [s for s in (tables or list(all_tables().values())) if s.name not in damaged]
     outs = []
     for spec in specs:
+        pairs = list(comparisons) if comparisons is not None else row_comparisons(
+            spec, results, results_dir, profile or choose_profile(results, spec.name))
         written = render(spec, results, Path(reports_dir), profile, fmt,
-                         history=histories[spec.name], plots=plots, comparisons=comparisons)
+                         history=histories[spec.name], plots=plots, comparisons=pairs)
         outs.append(written[0])
     if fmt == "md":
         index = [GENERATED, "# Reports", "", "| table | caption |", "|---|---|"]

@@ -302,7 +302,7 @@ def cross_validate(row: RowPlan, settings: Settings) -> dict:
     cv: CrfCV = row.crf
     work_dir = _eval_work_dir(row, settings)
     cfg = _eval_cfg(cv.cfg, row, settings, work_dir, f"crf-cv {row.label}")
-    for key in ("postprocess", "output_dir", "format_only"):
+    for key in ("postprocess", "output_dir", "format_only", "per_image_out"):
         cfg.test_evaluator.pop(key, None)
     runner = _build_runner(cfg)
     if cfg.load_from:
@@ -373,6 +373,13 @@ def evaluate(row: RowPlan, settings: Settings, crf: dict | None) -> dict:
     if crf:
         # One bar for the evaluation, not one per batch of the CRF pool.
         cfg.test_evaluator.postprocess = dict(type="DenseCRF", progress=False, **crf)
+    per_image = None
+    if row.exp.protocol.eval_split != "test":
+        # Per-image confusion matrices (bootstrap intervals, `repro compare`), named by the
+        # row's hash: a run of another hash never overwrites those of the recorded result.
+        per_image = (f"{row.profile}/{row.spec.name}/per_image/"
+                     f"{row.exp.key}.seed{row.seed}.{row.hash}.npz")
+        cfg.test_evaluator.per_image_out = str(settings.results_dir / per_image)
     if "proposals" in (cfg.model.get("test_cfg") or {}):  # DeconvNet: which proposals
         extra["proposals"] = cfg.model.test_cfg.proposals
     runner = _build_runner(cfg)
@@ -384,8 +391,16 @@ def evaluate(row: RowPlan, settings: Settings, crf: dict | None) -> dict:
     if mat is not None and row.exp.protocol.eval_split != "test" and np.asarray(mat).sum():
         values["trivial_mIoU"] = 100.0 * trivial_miou(mat)
     values.update(static_values(row)["values"])
+    ci = {}
+    if per_image and (settings.results_dir / per_image).is_file():
+        from repro.metrics.bootstrap import bootstrap_miou
+        from repro.metrics.per_image import PerImageConfusion
+
+        extra["per_image"] = per_image
+        result = bootstrap_miou(PerImageConfusion.load(settings.results_dir / per_image))
+        ci["mIoU"] = [float(result.low), float(result.high)]
     extra["eval_seconds"] = round(time.time() - start, 1)
-    return dict(values=values, extra=extra)
+    return dict(values=values, extra=extra, ci=ci)
 
 
 def static_values(row: RowPlan) -> dict:
@@ -603,10 +618,11 @@ class Executor:
         if status == "data_error" or _rank() != 0:
             return
         values: dict = {}
+        ci: dict = {}
         extra = dict(row.info, launcher=self.s.launcher, data_root=str(row.data.root),
                      data_fingerprint=row.data_fingerprint, notes=list(row.notes))
         if status == "ok":
-            values = info["values"]
+            values, ci = info["values"], info.get("ci", {})
             extra.update(info["extra"])
             if row.exp.protocol.eval_split == "test" and row.trains | bool(row.members) | \
                     bool(row.released):
@@ -627,7 +643,7 @@ class Executor:
             _, extra["crf"] = self._crf_for(row)
         if status == "awaiting_server":
             self._package(row, extra)
-        rows = self._rows(row, status, values, extra)
+        rows = self._rows(row, status, values, extra, ci)
         try:
             note = store(row.result_path, rows, force=self.s.force)
         except OSError as e:  # a full disk or a folder made read-only since planning
@@ -663,7 +679,8 @@ class Executor:
                           self.s.results_dir / "submissions" / row.spec.name / row.exp.key)
         extra["submission"] = str(archive)
 
-    def _rows(self, row: RowPlan, status: str, values: dict, extra: dict) -> list[ResultRow]:
+    def _rows(self, row: RowPlan, status: str, values: dict, extra: dict,
+              ci: dict | None = None) -> list[ResultRow]:
         duration = sum(float(extra.get(k) or 0) for k in ("train_seconds", "eval_seconds"))
         base = dict(
             table=row.spec.name, row=row.exp.key, seed=row.seed, spec_version=row.spec.version,
@@ -685,13 +702,13 @@ class Executor:
             elif status == "ok" and cell.metric not in values:
                 cell_status = "not_reproduced"  # e.g. ImageNet error: nothing here produces it
             rows.append(ResultRow(metric=cell.metric, value=value, status=cell_status,
-                                  paper=cell.paper, **dict(base, weights="none")
-                                  if static else base))
+                                  paper=cell.paper, ci=(ci or {}).get(cell.metric),
+                                  **dict(base, weights="none") if static else base))
         shown = {c.metric for c in row.exp.cells}
         # Metrics the paper does not print but a reader wants (per-class IoU, accuracies,
         # the trivial baseline, the final loss).
         for metric, value in values.items():
             if metric not in shown:
                 rows.append(ResultRow(metric=metric, value=value, status=status, paper=None,
-                                      **base))
+                                      ci=(ci or {}).get(metric), **base))
         return rows

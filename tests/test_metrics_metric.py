@@ -21,6 +21,8 @@ from PIL import Image
 import repro.metrics  # noqa: F401  (registers ConfusionMatrixMetric)
 from repro.metrics import BoundaryAccuracy, ConfusionMatrix, ConfusionMatrixMetric, Trimap
 from repro.metrics.cityscapes import CLASS_NAMES, instance_path_for, label_to_train_ids
+from repro.metrics.confusion import confusion_matrix, mean_iou
+from repro.metrics.per_image import PerImageConfusion, PerImageFileError
 
 VOC = tuple(f"c{i}" for i in range(21))
 V = 255
@@ -100,6 +102,38 @@ def test_registered_and_same_numbers_as_iou_metric():
     )
 
 
+def test_per_image_matrices_sum_to_the_total_and_round_trip(tmp_path):
+    data = random_voc(np.random.default_rng(6), 7)
+    out = tmp_path / "rows" / "k15.seed0.per_image.npz"
+    m = build(per_image_out=str(out))
+    m.process({}, [sample(*d) for d in data[:4]])
+    m.process({}, [sample(*d) for d in data[4:]])
+    m.evaluate(7)
+    per = m.last_per_image
+    assert per.names == tuple(f"{k:04d}" for k in range(7)), (
+        "Per-image matrices should be keyed by the image's file stem, in dataset order."
+    )
+    assert per.classes == VOC and per.matrices.shape == (7, 21, 21)
+    assert per.matrices.dtype == np.int64
+    np.testing.assert_array_equal(per.total(), m.last_confusion,
+                                  "The per-image matrices must sum to the total matrix exactly.")
+    for (p, g, _), mat in zip(data, per.matrices):
+        np.testing.assert_array_equal(mat, confusion_matrix(p, g, 21))
+    back = PerImageConfusion.load(out)
+    assert back.names == per.names and back.classes == per.classes
+    np.testing.assert_array_equal(back.matrices, per.matrices, "The file must round-trip.")
+    assert list(out.parent.iterdir()) == [out], "The file is written atomically, no leftovers."
+    plain = build()
+    plain.process({}, [sample(*data[0])])
+    plain.evaluate(1)
+    assert plain.last_per_image is None, "Without the option no per-image matrices are kept."
+    out.write_bytes(b"not a zip")
+    with pytest.raises(PerImageFileError, match="k15.seed0.per_image.npz"):
+        PerImageConfusion.load(out)
+    with pytest.raises(FileNotFoundError, match="repro run"):
+        PerImageConfusion.load(tmp_path / "missing.npz")
+
+
 def test_boundary_and_trimap_keys_match_the_accumulators():
     data = random_voc(np.random.default_rng(1), 3)
     m = build(boundary_width=3, trimap_widths=[1, 5], prefix="val")
@@ -152,7 +186,8 @@ def test_cityscapes_metric_matches_official(tmp_path, monkeypatch):
         Image.fromarray(train_to_label_ids(np.asarray(Image.open(p)))).save(q)
         official_preds.append(q)
     ref = cs.run_official(official_preds, gts, monkeypatch)
-    m = build(dataset="cityscapes", classes=tuple(CLASS_NAMES), output_dir=str(tmp_path / "srv"))
+    m = build(dataset="cityscapes", classes=tuple(CLASS_NAMES), output_dir=str(tmp_path / "srv"),
+              per_image=True)
     batch = []
     for p, g in zip(preds, gts):
         gt_train = label_to_train_ids(np.asarray(Image.open(g)))
@@ -169,6 +204,13 @@ def test_cityscapes_metric_matches_official(tmp_path, monkeypatch):
         r = ref["classScores"][name]
         assert out[f"IoU.{name}"] == pytest.approx(100 * r, abs=1e-6, nan_ok=True)
     assert m.last_label_id_confusion.shape == (34, 34) and m.last_confusion.shape == (19, 19)
+    per = m.last_per_image
+    assert per.matrices.shape == (len(batch), 19, 19) and per.classes == tuple(CLASS_NAMES)
+    np.testing.assert_array_equal(per.total(), m.last_confusion,
+                                  "Cityscapes per-image matrices must sum to the 19-class total.")
+    assert 100 * mean_iou(per.total()) == pytest.approx(out["mIoU"], abs=1e-9), (
+        "The 19-class matrices must give the official class mIoU (what the bootstrap resamples)."
+    )
     written = sorted(x.name for x in (tmp_path / "srv").iterdir())
     assert written == sorted(p.name for p in preds), "One labelId PNG per image, same name."
     # without instanceIds files: no iIoU, a warning, the other scores unchanged
@@ -203,7 +245,7 @@ def test_postprocess_hook_gets_softmax_rgb_and_name(tmp_path, monkeypatch):
     Image.fromarray(img).save(path, quality=100)
     logits = rng.normal(size=(C, H, W)).astype(np.float32)
     gt = rng.integers(0, C, (H, W))
-    m = build(postprocess=dict(type="DenseCRF", iterations=10))
+    m = build(postprocess=dict(type="DenseCRF", iterations=10), per_image=True)
     m.process({}, [sample(logits.argmax(0), gt, str(path), logits=logits)])
     m.process({}, [sample(logits.argmax(0), gt, str(path), logits=logits)])
     assert calls[0] == ("cfg", dict(type="DenseCRF", iterations=10)), "Built once, from cfg."
@@ -220,6 +262,8 @@ def test_postprocess_hook_gets_softmax_rgb_and_name(tmp_path, monkeypatch):
         "The post-processed labels, not pred_sem_seg, must be scored."
     )
     assert calls[-1] == "closed", "evaluate() should close the post-processor (its pool)."
+    np.testing.assert_array_equal(m.last_per_image.matrices, np.stack([cm.mat, cm.mat]),
+                                  "Per-image matrices must count the post-processed labels.")
 
 
 # ---------------------------------------------------------------------- distributed (gloo)
@@ -243,11 +287,13 @@ def _dist_worker(rank, world, port, data, out_dir):
         # mmengine DefaultSampler: pad 5 samples to 6 by repeating sample 0; rank r gets r::2
         n = len(data)
         order = (list(range(n)) * 2)[: world * math.ceil(n / world)][rank::world]
-        m = build(boundary_width=2)
+        m = build(boundary_width=2, per_image_out=str(Path(out_dir) / "per_image.npz"))
         for i in order:
             m.process({}, [sample(*data[i])])
         out = m.evaluate(n)
-        result = dict(matrix=cm.mat.tolist(), metrics=out, last=m.last_confusion.tolist())
+        result = dict(matrix=cm.mat.tolist(), metrics=out, last=m.last_confusion.tolist(),
+                      names=list(m.last_per_image.names),
+                      per_image=m.last_per_image.matrices.tolist())
         (Path(out_dir) / f"rank{rank}.json").write_text(json.dumps(result))
     finally:
         dist.destroy_process_group()
@@ -266,8 +312,18 @@ def test_two_process_gloo_all_reduce_equals_one_process(tmp_path):
     m = build(boundary_width=2)
     m.process({}, [sample(*d) for d in data])
     expected = m.evaluate(5)
+    per_image = [confusion_matrix(p, g, 21).tolist() for p, g, _ in data]
+    names = [Path(path).stem for _, _, path in data]
+    written = PerImageConfusion.load(tmp_path / "per_image.npz")
+    assert list(written.names) == names and written.matrices.tolist() == per_image, (
+        "The main process should write every image once, in dataset order."
+    )
     for rank in (0, 1):
         r = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert r["names"] == names and r["per_image"] == per_image, (
+            f"Rank {rank}: the gathered per-image matrices should be in dataset order, "
+            "without the sampler's padding (sample 0 repeated on rank 1)."
+        )
         assert r["matrix"] == single.mat.tolist(), "The all-reduced matrix should equal one pass."
         assert r["last"] == single.mat.tolist(), (
             "The metric must drop the sampler's padding (sample 0 repeated on rank 1)."

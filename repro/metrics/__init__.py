@@ -9,11 +9,16 @@
   (importing ``repro.metrics.metric`` registers it; this package imports it only when the name
   is used, so that scoring folders needs neither torch nor mmseg).
 - ``score``: scoring a folder of prediction PNGs (``repro score``).
+- ``per_image``: the per-image confusion matrices of one evaluation and their file.
+- ``bootstrap``: bootstrap intervals of mIoU over images, paired differences
+  (``repro compare``).
 """
 
+from .bootstrap import bootstrap_miou, paired_bootstrap, paired_difference
 from .boundary import BoundaryAccuracy, Trimap, boundary_region, label_edges, plot_trimap
 from .cityscapes import CityscapesEvaluator
 from .confusion import ConfusionMatrix, confusion_matrix, summarize
+from .per_image import PerImageConfusion
 from .score import main_score, score_folder
 
 
@@ -30,11 +35,15 @@ __all__ = [
     "CityscapesEvaluator",
     "ConfusionMatrix",
     "ConfusionMatrixMetric",
+    "PerImageConfusion",
     "Trimap",
+    "bootstrap_miou",
     "boundary_region",
     "confusion_matrix",
     "label_edges",
     "main_score",
+    "paired_bootstrap",
+    "paired_difference",
     "plot_trimap",
     "score_folder",
     "summarize",

@@ -32,6 +32,16 @@ position ``k`` of rank ``r`` is number ``k * world_size + r``). The metric appli
 each rank remembers the statistics of its last sample and removes them when that sample is
 padding, so the distributed result equals the single-process one.
 
+Per-image matrices (for the bootstrap confidence intervals of ``bootstrap.py``): with
+``per_image=True`` or ``per_image_out='path.npz'`` the metric also keeps the C x C matrix of
+every image (int64; Cityscapes: the 19 evaluated classes, as ``last_confusion``), sums them
+into the same total, and after ``evaluate()`` holds them, keyed by image name (file stem of
+``img_path``) in dataset order, as ``last_per_image`` (a ``PerImageConfusion``) on every rank;
+the main process writes ``per_image_out`` (compressed, atomic; format in ``per_image.py``).
+Memory grows with the number of images (C * C * 8 bytes each: 3.5 kB for VOC); across ranks
+the matrices are gathered once with ``all_gather_object`` after the padding is dropped, and put
+back in dataset order by the sampler's rule below.
+
 Post-processing (dense CRF): with ``postprocess=dict(...)``, ``repro.crf.build_postprocessor``
 builds a post-processor once; for every batch it gets ``(softmax(seg_logits) float32 (C, H, W),
 RGB image uint8 (H, W, 3), name)`` per sample in ``pp.process_many(items)`` and returns the
@@ -45,7 +55,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from mmengine.dist import get_dist_info, is_main_process
+from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmseg.registry import METRICS
@@ -62,6 +72,7 @@ from .cityscapes import (
 )
 from .confusion import ConfusionMatrix, all_reduce_array, confusion_matrix, to_numpy
 from .io import read_label_png, read_rgb, write_index_png
+from .per_image import PerImageConfusion
 
 __all__ = ["ConfusionMatrixMetric"]
 
@@ -94,6 +105,8 @@ class ConfusionMatrixMetric(BaseMetric):
         output_dir: write one prediction PNG per image, named after the image
             (VOC: palette index PNG ``<stem>.png``; Cityscapes: labelId PNG ``<stem>.png``).
         format_only: only write the outputs (test sets without labels); returns ``{}``.
+        per_image: keep every image's confusion matrix (``last_per_image`` after evaluate).
+        per_image_out: also write them to this ``.npz`` file (implies ``per_image``).
         collect_device, prefix, collect_dir: as mmengine's ``BaseMetric``.
     """
 
@@ -110,6 +123,8 @@ class ConfusionMatrixMetric(BaseMetric):
         postprocess: dict | None = None,
         output_dir: str | None = None,
         format_only: bool = False,
+        per_image: bool = False,
+        per_image_out: str | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
         collect_dir: str | None = None,
@@ -130,11 +145,14 @@ class ConfusionMatrixMetric(BaseMetric):
         self.postprocess = postprocess
         self.output_dir = output_dir
         self.format_only = format_only
+        self.per_image_out = None if per_image_out is None else str(per_image_out)
+        self.per_image = bool(per_image) or per_image_out is not None
         self._pp = None
         self._warned_instances = False
         self.last_confusion: np.ndarray | None = None
         self.last_label_id_confusion: np.ndarray | None = None
         self.last_metrics: dict[str, float] | None = None
+        self.last_per_image: PerImageConfusion | None = None
         self._reset()
 
     # ------------------------------------------------------------------ state
@@ -145,6 +163,7 @@ class ConfusionMatrixMetric(BaseMetric):
         self._trimap: Trimap | None = None
         self._count = 0
         self._last: dict = {}
+        self._per_image: list[tuple[str, np.ndarray]] = []
 
     @property
     def class_names(self) -> list[str]:
@@ -280,11 +299,16 @@ class ConfusionMatrixMetric(BaseMetric):
             if self._cs is not None:
                 inst = self._instances(ds, name)
                 last["cs"] = self._cs.update(pred, gt, inst, name)
+                d = last["cs"][0][np.ix_(EVAL_LABEL_IDS, EVAL_LABEL_IDS)]
             else:
                 d = confusion_matrix(pred, gt, self._cm.num_classes, self.ignore_index, name)
                 self._cm.mat += d
                 self._cm.num_images += 1
                 last["cm"] = d
+            if self.per_image:
+                key = Path(img_path).stem if img_path else f"<sample {self._count}>"
+                self._per_image.append((key, d))
+                last["per_image"] = True
             if self._boundary is not None:
                 c = boundary_counts(pred, gt, self.boundary_width, self.ignore_index, name)
                 self._boundary.counts += c
@@ -321,7 +345,33 @@ class ConfusionMatrixMetric(BaseMetric):
             self._boundary.counts -= last["boundary"]
         if "trimap" in last:
             self._trimap.hist -= last["trimap"]
+        if "per_image" in last:
+            self._per_image.pop()
         self._count -= 1
+
+    def _gather_per_image(self) -> PerImageConfusion:
+        """Every rank's per-image matrices (padding already dropped), in dataset order."""
+        _, world = get_dist_info()
+        names, mats = [n for n, _ in self._per_image], [m for _, m in self._per_image]
+        if world > 1:
+            parts = all_gather_object((names, mats))
+            # DefaultSampler: the sample at position k of rank r is number k * world + r.
+            order = [k * world + r for r, (ns, _) in enumerate(parts) for k in range(len(ns))]
+            flat_n = [n for ns, _ in parts for n in ns]
+            flat_m = [m for _, ms in parts for m in ms]
+            if sorted(order) == list(range(len(order))):
+                names, mats = [None] * len(order), [None] * len(order)
+                for pos, n, m in zip(order, flat_n, flat_m):
+                    names[pos], mats[pos] = n, m
+            else:  # not DefaultSampler's layout: keep rank order, and say so
+                names, mats = flat_n, flat_m
+                print_log(
+                    "ConfusionMatrixMetric: the per-image matrices do not follow mmengine's "
+                    "DefaultSampler layout; they are kept in rank order, not dataset order.",
+                    logger="current",
+                    level=logging.WARNING,
+                )
+        return PerImageConfusion.stack(names, self.class_names, mats)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """Metrics of this rank's accumulated state (``evaluate`` reduces across ranks first)."""
@@ -356,6 +406,7 @@ class ConfusionMatrixMetric(BaseMetric):
         self._init_state()
         self._drop_padding(size)
         n_images = int(all_reduce_array(np.array([self._count], np.int64))[0])
+        per_image = self._gather_per_image() if self.per_image else None
         if self._cs is not None:
             self._cs.all_reduce()
         else:
@@ -374,6 +425,9 @@ class ConfusionMatrixMetric(BaseMetric):
             )
         metrics = self.compute_metrics([])
         self.last_metrics = dict(metrics)
+        self.last_per_image = per_image
+        if per_image is not None and self.per_image_out and is_main_process():
+            per_image.save(self.per_image_out)
         if is_main_process():
             self._log_table(metrics, n_images)
         if self.prefix:

@@ -82,6 +82,7 @@ register_table(
         version=1,
         citation=CITATION,
         corner="k",
+        comparisons=tuple((f"gcn-k{k}", f"conv-k{k}") for k in TABLE2),
         row_order=("Score (GCN)", "Score (Conv)", "# of Params (GCN)", "# of Params (Conv)"),
         caption=(
             "Comparison experiments between Global Convolutional Network and the trivial "
@@ -126,6 +127,7 @@ register_table(
         version=1,
         citation=CITATION,
         corner="k",
+        comparisons=tuple((f"gcn-k{k}", f"stack-k{k}") for k in TABLE3),
         caption=(
             "Comparison Experiments between Global Convolutional Network and the equivalent stack "
             "of small kernel convolutions. The score is measured under standard mean IoU(%). GCN "

@@ -135,6 +135,9 @@ register_table(
         version=1,
         citation=CITATION,
         corner="Method",
+        # Each GDN addition against the baseline it extends.
+        comparisons=tuple((key, start(key)["init_from"].rsplit("/", 1)[1])
+                          for key, *_ in TABLE1 if start(key) and key != "fcn32s-gdn-fc"),
         caption=(
             "Mean intersection over union accuracy of our approach (GDN), which includes the "
             "addition of multi-label classification loss and global interpolation, compared with "

@@ -124,6 +124,10 @@ class TableSpec:
     corner: str = ""  # text of the top-left header cell (e.g. "k")
     citation: str = ""  # paper title / venue, shown in the report header
     row_order: tuple[str, ...] = ()  # layout rows in the paper's order (default: first use)
+    # Pairs of row keys (a, b) whose mIoU difference a - b the report tests with a paired
+    # bootstrap over images (the paper's claims, e.g. GCN vs a plain convolution at equal k);
+    # default: each trained row against the one before it.
+    comparisons: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
