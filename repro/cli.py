@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                           ).add_subparsers(dest="data_command", required=True, metavar="ACTION")
     add_check_arguments(data.add_parser("check", help="check a dataset before training"))
     add_prepare_arguments(data.add_parser(
-        "prepare", help="SBD -> SegmentationClassAug and split lists; Cityscapes trainIds"))
+        "prepare", help="SBD -> SegmentationClassAug and split lists; Cityscapes trainIds; "
+                        "COCO -> the VOC root's split coco"))
     p = data.add_parser("synth", help="write a synthetic dataset in the real layout")
     p.add_argument("dataset", choices=["voc", "cityscapes"])
     p.add_argument("--out", type=Path, required=True)
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-train", type=positive_int, default=None)
     p.add_argument("--num-val", type=positive_int, default=None)
     p.add_argument("--num-test", type=positive_int, default=None)
+    p.add_argument("--num-coco", type=positive_int, default=None,
+                   help="voc: images of a synthetic COCO in OUT/coco, prepared into the VOC root "
+                        "as the split coco")
     return parser
 
 
@@ -296,7 +300,8 @@ def cmd_data(args) -> int:
                 from e
         size = (w, h)
     kwargs = {k: v for k, v in dict(size=size, num_train=args.num_train, num_val=args.num_val,
-                                    num_test=args.num_test).items() if v is not None}
+                                    num_test=args.num_test, num_coco=args.num_coco).items()
+              if v is not None}
     main_synth(args.dataset, args.out, seed=args.seed, **kwargs)
     return 0
 

@@ -86,12 +86,15 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def set_crop(cfg: Config, crop: tuple[int, int]) -> None:
-    """Set the training crop everywhere it appears: RandomCrop and the preprocessor's pad size."""
+    """Set the training crop everywhere it appears: RandomCrop (of every part of a
+    concatenated dataset) and the preprocessor's pad size."""
     crop = tuple(crop)
     cfg.crop_size = crop
-    for t in cfg.train_dataloader.dataset.get("pipeline", []):
-        if t.get("type") == "RandomCrop":
-            t["crop_size"] = crop
+    ds = cfg.train_dataloader.dataset
+    for part in ds.get("datasets", [ds]):
+        for t in part.get("pipeline", []):
+            if t.get("type") == "RandomCrop":
+                t["crop_size"] = crop
     if "data_preprocessor" in cfg.model:
         cfg.model.data_preprocessor["size"] = crop
     if "data_preprocessor" in cfg:

@@ -113,7 +113,7 @@ __all__ = [
     "voc_colormap",
 ]
 
-GENERATOR_VERSION = 3  # 3: COCO in COCO's layout, prepared by repro.data.prepare
+GENERATOR_VERSION = 4  # 3: COCO in COCO's layout, prepared by repro.data.prepare; 4: portraits
 MARKER = "SYNTHETIC.json"
 SERVER_GT_DIR = "_synthetic_server_gt"
 JPEG_QUALITY = 90
@@ -711,10 +711,9 @@ COCO_OTHER_CATEGORIES = (
     (88, "teddy bear", "indoor"),
 )
 COCO_TRUTH_DIR = "_synthetic_truth"
-#: Share of portrait (H > W) images, as COCO has. 0 for now: the smoke profile's crop does not
-#: reach the pipelines of concatenated splits (``repro.profiles.set_crop`` sets the RandomCrop of
-#: a single dataset only), and uncropped images of two shapes cannot be batched.
-COCO_PORTRAIT_SHARE = 0.0
+#: Share of portrait (H > W) images, as COCO has (the training crop reaches every part of a
+#: concatenated dataset: ``repro.profiles.set_crop``).
+COCO_PORTRAIT_SHARE = 0.25
 
 
 def _coco_voc_categories() -> list[tuple[int, int, str, str]]:

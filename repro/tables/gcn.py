@@ -276,12 +276,12 @@ register_table(
 )
 
 # Tables 7 and 8: the three-stage PASCAL VOC 2012 schedule (Sec. 4.2).
-# Stage-1's COCO part is the split "coco" of the VOC data root, in the VOC layout: JPEGImages/
-# <coco id>.jpg, SegmentationClassAug/<coco id>.png (VOC indices 0..20, 255 void), ids in
-# ImageSets/Segmentation/coco.txt: the COCO images holding any of the 20 VOC classes ("here we
-# only retain the images including the same 20 classes"), instance masks painted with the VOC
-# index of their category, other categories as background. COCO is optional: without coco.txt
-# the Stage-1 rows are skipped (and so the stages initialised from them).
+# Stage-1's COCO part is the split "coco" of the VOC data root, written there by `repro data
+# prepare coco` (repro.data.prepare: COCO 2014 train + val, the images holding any of the 20
+# VOC classes, "here we only retain the images including the same 20 classes", instance masks
+# painted with the VOC index of their category, crowd regions void, other categories
+# background). Without it the Stage-1 rows are skipped, and so the stages initialised from them
+# (the plan says so).
 VOC3_NOTE = (
     "paper: Stage-1 COCO (VOC classes only) + SBD + VOC, 109,892 images, padded to 640x640; "
     "Stage-2 SBD + VOC (train_aug), Stage-3 VOC train, 512x512, each initialised from the last; "
