@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_compare_arguments(sub.add_parser(
         "compare", help="paired bootstrap difference of two rows' mIoU on the same images, "
-                        "with its 95% interval"))
+                        "with its 95%% interval"))
 
     p = sub.add_parser("crf-cv", help="cross-validate a CRF row's dense-CRF parameters "
                                       "(DeepLab protocol: 100 val images)")

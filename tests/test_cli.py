@@ -46,3 +46,16 @@ def test_help_has_examples(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "repro run table1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [
+    [], ["run"], ["report"], ["list"], ["compare"], ["score"], ["check"], ["crf-cv"],
+    ["import-server"], ["weights"], ["pretrain"], ["params"], ["data", "prepare"],
+    ["data", "check"], ["data", "synth"],
+])
+def test_every_help_text_renders(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*command, "--help"])
+    assert e.value.code == 0 and "usage: repro" in capsys.readouterr().out, (
+        f"`repro {' '.join(command)} --help` must print its usage (a stray % in a help text "
+        "breaks argparse).")
