@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus", type=positive_int, default=1,
                    help="processes for --launcher pytorch/slurm; the paper's total batch size "
                         "is split over them")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (what would train, what is done, what is skipped and "
+                        "why) and stop")
     p.add_argument("--simulate-server", action="store_true",
                    help="synthetic data only: score test-set rows against the generator's "
                         "hidden labels at once, as `repro import-server --simulate` does")

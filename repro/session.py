@@ -128,7 +128,7 @@ def select(selectors: list[str], added: list[tuple[str, str, str | None]]
 # Saying what will happen
 
 
-def _action(row: RowPlan, planned_trainings: set[str]) -> str:
+def _action(row: RowPlan, planned_trainings: dict[str, str]) -> str:
     if row.action == "done":
         return "done: same config hash, skipped (--force reruns it)"
     if row.action == "static":
@@ -140,15 +140,17 @@ def _action(row: RowPlan, planned_trainings: set[str]) -> str:
         parts.append(f"evaluate the ensemble of {', '.join(row.exp.members)}")
     elif row.training is not None:
         t = row.training
+        todo = [s for s in t.chain() if s.key not in planned_trainings and not s.final.exists()]
         if t.final.exists():
             parts.append("evaluate (trained model reused)")
-        elif t.key in planned_trainings:
-            parts.append(f"evaluate (model trained for {t.label})")
+        elif not todo:
+            parts.append(f"evaluate (model trained for {planned_trainings[t.key]})")
         else:
-            planned_trainings.add(t.key)
-            stages = len(t.chain())
-            parts.append(f"train {t.iters} it" + (f" (stage {stages})" if stages > 1 else "")
-                         + " + evaluate")
+            for stage in todo:
+                planned_trainings[stage.key] = row.label
+            what = f"train {todo[0].iters} it" if len(todo) == 1 else \
+                f"train {len(todo)} stages ({' + '.join(str(s.iters) for s in todo)} it)"
+            parts.append(what + " + evaluate")
     if isinstance(row.crf, CrfCV):
         parts.append(f"CRF cross-validated ({row.crf.grid} grid)")
     elif row.crf:
@@ -164,7 +166,7 @@ def describe_plan(plan: Plan, settings: Settings, jobs: int) -> str:
     lines.append(f"Plan: profile {settings.profile.name}, {'/'.join(kinds)} data, seeds "
                  f"{' '.join(map(str, settings.seeds))}, {jobs} job(s)"
                  + (f", overrides {settings.overrides}" if settings.overrides else ""))
-    planned: set[str] = set()
+    planned: dict[str, str] = {}
     by_table: dict[str, list[RowPlan]] = {}
     for r in plan.rows:
         by_table.setdefault(r.spec.name, []).append(r)
@@ -226,6 +228,8 @@ def run(args, profile_name: str) -> int:
     plan = Plan(rows, skipped)
     if rank0:
         print(describe_plan(plan, settings, jobs), flush=True)
+    if args.dry_run:
+        return 2 if table_errors else 0
     failures = 0
     fatal_error = None
     if any(r.action != "done" for r in plan.rows):

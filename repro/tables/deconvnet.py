@@ -115,7 +115,7 @@ register_table(
     TableSpec(
         paper="deconvnet",
         number=1,
-        version=1,
+        version=2,
         citation=CITATION,
         corner="Method",
         caption=(

@@ -209,7 +209,7 @@ register_table(
     TableSpec(
         paper="dilation",
         number=2,
-        version=1,
+        version=2,
         citation=CITATION,
         caption=(
             "Our front-end prediction module is simpler and more accurate than prior models. "

@@ -132,7 +132,7 @@ register_table(
     TableSpec(
         paper="gdn",
         number=1,
-        version=1,
+        version=2,
         citation=CITATION,
         corner="Method",
         # Each GDN addition against the baseline it extends.
@@ -238,7 +238,7 @@ register_table(
     TableSpec(
         paper="gdn",
         number=2,
-        version=1,
+        version=2,
         citation=CITATION,
         corner="METHOD",
         caption=(
