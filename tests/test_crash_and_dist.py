@@ -56,6 +56,14 @@ def test_killed_run_resumes_to_the_same_miou(tmp_path):
     again = repro(*args)
     assert again.wait(timeout=900) == 0, again.stdout.read()
     resumed, reference = miou(tmp_path / "killed" / "res"), miou(tmp_path / "full" / "res")
+    import torch
+
+    final = [torch.load(next((tmp_path / name / "work").glob("smoke/*/iter_24.pth")),
+                        map_location="cpu", weights_only=False)["state_dict"]
+             for name in ("killed", "full")]
+    assert all(torch.equal(final[0][k], v) for k, v in final[1].items()), (
+        "The resumed run must end with exactly the uninterrupted run's weights (one mIoU could "
+        "agree by chance, e.g. two models that predict background only).")
     assert resumed["extra"]["trained"].startswith("resumed"), (
         "The rerun must resume, not start over.")
     assert resumed["value"] == reference["value"], (
