@@ -122,7 +122,8 @@ def _runtime_cfg(cfg_dict: dict, work_dir: Path, task: str, settings: Settings):
 
 def _guard_datasets(cfg) -> None:
     """Wrap every dataset pipeline in ``GuardedPipeline`` so that a file that fails to load,
-    or a label with values outside the classes, is named (``repro.data.guard``)."""
+    or a label with values outside the classes, is named (``repro.data.guard``); no sample-list
+    serialisation without loader workers."""
     for key in ("train_dataloader", "test_dataloader"):
         dl = cfg.get(key)
         if not dl:
@@ -138,6 +139,10 @@ def _guard_datasets(cfg) -> None:
                 num_classes = 19 if "Cityscapes" in str(ds.get("type")) else 21
                 ds.pipeline = [dict(type="GuardedPipeline", transforms=list(ds.pipeline),
                                     num_classes=num_classes)]
+                if not dl.get("num_workers"):
+                    # Serialising the sample list only saves memory across loader worker
+                    # processes; without workers it is a gc.collect() per dataset built.
+                    ds.serialize_data = False
 
 
 def _cuda() -> bool:
