@@ -411,3 +411,33 @@ def test_require_released_converts_the_published_file_once(tmp_path, monkeypatch
     model = build(RELEASED["deeplab-largefov"], cfg)
     model.to_empty(device="cpu")
     assert load_released(model, out)["released"] == "deeplab-largefov"
+
+
+@pytest.mark.slow
+def test_released_row_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
+    """`repro run gdn/table1/fcn32s --released --profile smoke`: a random-weight file in the real
+    Caffe schema, converted on first use, evaluated at full width under the row's protocol; the
+    report marks the cell as released weights (about a minute: 134M floats through protobuf)."""
+    import shutil
+
+    from repro.cli import main
+    from repro.data.synth import make_voc
+    from repro.released import RELEASED, random_caffemodel_cached
+    from repro.results import read_file, result_path
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(random_caffemodel_cached("fcn32s-cvpr2015"),
+                weights / RELEASED["fcn32s-cvpr2015"].files[0])
+    monkeypatch.setenv("REPRO_WEIGHTS", str(weights))
+    voc = make_voc(tmp_path / "voc", size=(64, 48), num_train=4, num_val=4, num_test=1)
+    code = main(["run", "gdn/table1/fcn32s", "--released", "--profile", "smoke", "--data-root",
+                 str(voc), "--results-dir", str(tmp_path / "res"), "--reports-dir",
+                 str(tmp_path / "rep"), "--work-dir", str(tmp_path / "work")])
+    assert code == 0
+    rows = read_file(result_path(tmp_path / "res", "smoke", "gdn/table1", "fcn32s", 0))
+    miou = next(r for r in rows if r.metric == "mIoU")
+    assert miou.weights == "released" and miou.extra["weights"]["name"] == "fcn32s-cvpr2015"
+    assert (weights / "released" / "fcn32s-cvpr2015.pth").is_file(), "Converted on first use."
+    assert "‡" in (tmp_path / "rep" / "gdn" / "table1.md").read_text(), (
+        "The report must mark a cell from released weights.")
