@@ -240,6 +240,7 @@ class Planner:
         self._trainings: dict[tuple[str, str, int], Training] = {}
         self._data: dict[str, DataSource] = {}
         self._checked: dict[tuple, str] = {}
+        self._configs: dict[Path, object] = {}
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -264,7 +265,10 @@ class Planner:
         if exp.config is None:
             raise PlanError(f"{spec.name}/{exp.key} is a published reference row: nothing to run.")
         path = Path(exp.config)
-        cfg = Config.fromfile(str(path if path.is_absolute() else paths.config_path(exp.config)))
+        path = path if path.is_absolute() else paths.config_path(exp.config)
+        if path not in self._configs:  # parsing a config costs ~0.15 s: once per file
+            self._configs[path] = Config.fromfile(str(path))
+        cfg = copy.deepcopy(self._configs[path])
         data = self.data(exp.protocol.dataset)
         info = apply_profile(cfg, exp, self.s.profile, str(data.root), seed=seed,
                              world_size=self.s.world_size, iters=self.s.iters,

@@ -17,6 +17,7 @@ paid once per fingerprint).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -114,11 +115,18 @@ def split_files(data: DataSource, split: str, labels: str | None) -> None:
 
 
 def _split_digest(data: DataSource, split: str) -> tuple[str, int]:
-    if data.dataset == "voc":
-        ids = (data.root / "ImageSets" / "Segmentation" / f"{split}.txt").read_text().split()
+    where = (data.root / "ImageSets" / "Segmentation" / f"{split}.txt" if data.dataset == "voc"
+             else data.root / "leftImg8bit" / split)
+    return _digest(data.dataset, where, where.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(dataset: str, where: Path, mtime_ns: int) -> tuple[str, int]:
+    """Content hash and count of a split's ids (cached while the list's mtime holds)."""
+    if dataset == "voc":
+        ids = where.read_text().split()
     else:
-        folder = data.root / "leftImg8bit" / split
-        ids = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*.png"))
+        ids = sorted(str(p.relative_to(where)) for p in where.glob("*/*.png"))
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16], len(ids)
 
 
