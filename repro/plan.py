@@ -42,11 +42,8 @@ from repro.data.source import (
     split_files,
 )
 from repro.profiles import Profile, apply_profile, apply_protocol
-from repro.results import ResultsFileError, read_file, result_path
+from repro.results import GOOD, ResultsFileError, read_file, result_path
 from repro.tables.registry import Experiment, TableSpec, get_table
-
-#: Result statuses that count as a good result (kept against a failed or partial rerun).
-GOOD = ("ok", "awaiting_server")
 
 
 class PlanError(ValueError):
@@ -147,10 +144,6 @@ class RowPlan:
     @property
     def label(self) -> str:
         return f"{self.spec.name}/{self.exp.key}@seed{self.seed}"
-
-    @property
-    def trains(self) -> bool:
-        return bool(self.exp.trained_metrics) and self.released is None and not self.members
 
 
 @dataclass
@@ -371,6 +364,8 @@ class Planner:
                     k: v for k, v in exp.options.items() if k.split(".")[0].endswith("evaluator")})
         self._check(data, labels)
         cfg, info, notes = self.config(spec, exp, seed, full_width=self.s.released)
+        if self.s.released:  # nothing trains: the schedule's settings do not apply
+            notes = [n for n in notes if not n.startswith(("iterations", "checkpoint"))]
         replace = {str(data.root): f"<data {fingerprint(data, [exp.protocol.eval_split])}>"}
         training, members = None, ()
         if self.s.released and exp.members:
@@ -394,7 +389,7 @@ class Planner:
             info["training_key"] = training.key
             if training.weights:
                 info["weights"] = training.weights
-        crf = self._crf(spec, exp, seed, cfg, training) if exp.protocol.crf else None
+        crf = self._crf(spec, exp, seed, cfg, training, replace) if exp.protocol.crf else None
         _test_mode(cfg, exp)
         d = cfg.to_dict()
         h = paths.stable_hash([
@@ -431,7 +426,7 @@ class Planner:
         return dict(name=exp.released, path=str(path), config=RELEASED[exp.released].config,
                     sha256=_digest(str(path), stat.st_size, stat.st_mtime))
 
-    def _crf(self, spec, exp, seed, cfg, training) -> dict | CrfCV:
+    def _crf(self, spec, exp, seed, cfg, training, replace: dict[str, str]) -> dict | CrfCV:
         from repro.crf.cv import protocol_grid
 
         crf = exp.protocol.crf
@@ -454,7 +449,7 @@ class Planner:
         _test_mode(cv_cfg, dataclasses.replace(exp, protocol=dataclasses.replace(
             exp.protocol, eval_split="val")))
         data = self.data(exp.protocol.dataset)
-        replace = {str(data.root): f"<data {fingerprint(data, ['val'])}>"}
+        replace = dict(replace, **{str(data.root): f"<data {fingerprint(data, ['val'])}>"})
         d = cv_cfg.to_dict()
         key = paths.stable_hash([_canonical(d, replace), training.key if training else None,
                                  opts])

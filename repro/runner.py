@@ -629,8 +629,7 @@ class Executor:
         if status == "ok":
             values, ci = info["values"], info.get("ci", {})
             extra.update(info["extra"])
-            if row.exp.protocol.eval_split == "test" and row.trains | bool(row.members) | \
-                    bool(row.released):
+            if row.exp.protocol.eval_split == "test":  # predictions for the server only
                 status = "awaiting_server"
         else:
             extra.update(info)
