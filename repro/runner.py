@@ -492,8 +492,10 @@ class Executor:
             for t in ([row.training] if row.training else []) + list(row.members):
                 deps.add(self._training_task(t))
             if isinstance(row.crf, CrfCV) and (self.s.force or current_crf(row.crf) is None):
-                key = f"crf:{row.label}"
-                self._add(_Task("crf", key, row, set(deps)))
+                # Rows whose cross-validation is the same (same model, same val images and
+                # grid: e.g. a table's CRF row and the test-set row of the same model) share it.
+                key = f"crf:{row.crf.key}"
+                self._add(_Task("crf", key, row, set(deps))).rows.append(row)
                 deps = deps | {key}
             self._add(_Task("eval", f"eval:{row.label}", row, deps))
 
@@ -521,7 +523,7 @@ class Executor:
         if isinstance(row.crf, dict):
             return dict(row.crf), dict(row.crf, source="protocol")
         if isinstance(row.crf, CrfCV):
-            key = f"crf:{row.label}"
+            key = f"crf:{row.crf.key}"
             params = self.outcomes[key][1] if key in self.outcomes else current_crf(row.crf)
             return params, dict(params, source=f"cross-validated ({row.crf.out})",
                                 grid=row.crf.grid, strategy=row.crf.strategy)
@@ -609,6 +611,12 @@ class Executor:
         status, info = self.outcomes[task.key]
         if status == "data_error":
             self.fatal_error = str(info)
+        if task.kind == "crf" and status == "ok" and _rank() == 0:
+            import shutil
+
+            for row in task.rows[1:]:  # the rows that share this cross-validation
+                row.crf.out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(task.payload.crf.out, row.crf.out)
         if self.display is not None:
             self.display.task_done(f"{task.kind} {task.payload.label}")
             if task.kind == "train" and status == "ok":

@@ -311,7 +311,7 @@ def crf_cv(args, profile_name: str) -> int:
     executor = Executor(Plan([row], []), settings)
     executor.tasks = {k: t for k, t in executor.tasks.items() if not k.startswith("eval:")}
     outcomes = executor.run()
-    status, info = outcomes.get(f"crf:{row.label}", ("failed", {"error": "not run"}))
+    status, info = outcomes.get(f"crf:{row.crf.key}", ("failed", {"error": "not run"}))
     if status != "ok":
         print(f"error: {info.get('error') if isinstance(info, dict) else info}", file=sys.stderr)
         return 1
