@@ -150,6 +150,9 @@ def _action(row: RowPlan, planned_trainings: dict[str, str]) -> str:
                 planned_trainings[stage.key] = row.label
             what = f"train {todo[0].iters} it" if len(todo) == 1 else \
                 f"train {len(todo)} stages ({' + '.join(str(s.iters) for s in todo)} it)"
+            released = [s.init_weights["name"] for s in todo if s.init_weights]
+            if released:
+                what += f" from the released {released[0]}"
             parts.append(what + " + evaluate")
     if isinstance(row.crf, CrfCV):
         parts.append(f"CRF cross-validated ({row.crf.grid} grid)")

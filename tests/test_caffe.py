@@ -441,3 +441,23 @@ def test_released_row_end_to_end_on_synthetic_data(tmp_path, monkeypatch):
     assert (weights / "released" / "fcn32s-cvpr2015.pth").is_file(), "Converted on first use."
     assert "‡" in (tmp_path / "rep" / "gdn" / "table1.md").read_text(), (
         "The report must mark a cell from released weights.")
+
+
+def test_table_rows_and_the_released_registry_agree():
+    """A row declares its released model (Experiment.released) and the registry lists the row
+    (ReleasedModel.rows, shown by `repro weights`): the two must not drift apart."""
+    from repro.released import RELEASED
+    from repro.tables.registry import all_tables
+
+    declared = {f"{t.name}/{e.key}": e.released for t in all_tables().values()
+                for e in t.experiments if e.released}
+    for row, name in declared.items():
+        assert row in RELEASED[name].rows, f"{row} declares {name}, whose registry entry does " \
+            "not list it."
+    for name, spec in RELEASED.items():
+        for row in spec.rows:
+            table, _, key = row.rpartition("/")
+            exp = next(e for e in all_tables()[table].experiments if e.key == key)
+            if exp.reference or exp.members:  # published rows; ensembles use their members'
+                continue
+            assert declared.get(row) == name, f"{name} lists {row}, which does not declare it."

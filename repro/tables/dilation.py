@@ -190,6 +190,17 @@ VOC_ONLY = Protocol(
 SEC5_MODELS = (("frontend", "Front end", "frontend"), ("basic", "Front + Basic", "basic"),
                ("large", "Front + Large", "large"))
 
+#: Rows whose published numbers come from the authors' released models (repro.released): the
+#: CVPR 2015 FCN-8s, and the VOC "dilation8" model (front end + large context, trained on
+#: VOC + COCO) and its front end; `repro run dilation/tableN --released` evaluates them.
+RELEASED = {
+    "table2/fcn8s": "fcn8s-cvpr2015",
+    **{f"table3/{k}": "dilation8-voc-frontend" for k in ("frontend", "frontend-crf")},
+    **{f"table3/{k}": "dilation8-voc" for k in ("large", "large-crf")},
+    "table4/frontend": "dilation8-voc-frontend",
+    **{f"table4/{k}": "dilation8-voc" for k in ("context", "context-crf")},
+}
+
 TABLE2 = (  # key, row title as printed, config or None (reference), printed numbers
     ("fcn8s", "FCN-8s", "fcn/fcn-8s-atonce_vgg16_1xb1-100k_voc12sbd-500x500.py",
      "76.8 34.2 68.9 49.4 60.3 75.3 74.7 77.6 21.4 62.5 46.8 71.8 63.9 76.5 73.9 45.2 72.4 "
@@ -219,7 +230,7 @@ register_table(
             Experiment(
                 key=key, title=title, config=cfg,
                 protocol=FCN_TEST if key == "fcn8s" else TEST,
-                cells=per_class_cells(title, printed),
+                cells=per_class_cells(title, printed), released=RELEASED.get(f"table2/{key}"),
             )
             for key, title, cfg, printed in TABLE2
         ),
@@ -282,6 +293,7 @@ register_table(
                 init_from=(key.removesuffix("-rnn") if key.endswith("-rnn")
                            else f"{name}-coarse"),
                 options={} if key.endswith("-rnn") else FINE_OPTIONS,
+                released=RELEASED.get(f"table3/{key}"),
             )
             for key, title, name, protocol, printed in TABLE3
         ) + tuple(
@@ -351,6 +363,7 @@ register_table(
                 init_from=(None if not name else "context" if key == "context-crf-rnn"
                            else f"dilation/table3/{name}-coarse"),
                 options=FINE_OPTIONS if name and key != "context-crf-rnn" else {},
+                released=RELEASED.get(f"table4/{key}"),
             )
             for key, title, name, protocol, printed in TABLE4
         ),
