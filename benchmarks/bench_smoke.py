@@ -1,0 +1,87 @@
+"""Wall and CPU time of `repro run all --profile smoke` (what CI's regression env runs), with the
+machine and its load, into results/bench/smoke.json.
+
+    python benchmarks/bench_smoke.py --jobs 2            # the CI setting
+    python benchmarks/bench_smoke.py --jobs 1 --jobs 2   # both, one after the other
+
+Each run starts from empty results and work folders and a warm synthetic-data cache (the data
+is generated before the clock starts: CI generates it once too, inside the run). CPU time is
+the children's user + system time; load is the 1-minute load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_all(jobs: int, extra: list[str]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-smoke-") as tmp:
+        cmd = [sys.executable, "-m", "repro.cli", "run", "all", "--profile", "smoke",
+               "--simulate-server", "--jobs", str(jobs), "--results-dir", f"{tmp}/results",
+               "--reports-dir", f"{tmp}/reports", "--work-dir", f"{tmp}/work", *extra]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_before = os.getloadavg()[0]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rows = [line for line in proc.stdout.splitlines() if " seed " in line and ":" in line
+                and line.startswith("   ")]
+        return dict(
+            jobs=jobs, wall_s=round(wall, 1),
+            cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
+            load_before=round(load_before, 2), load_after=round(os.getloadavg()[0], 2),
+            exit_code=proc.returncode, rows_recorded=len(rows),
+            rows_failed=sum(" failed" in r or " nan_loss" in r for r in rows),
+        )
+
+
+def warm_cache() -> None:
+    from repro import paths
+    from repro.data.synth import ensure_synthetic
+    from repro.profiles import get_profile
+
+    for dataset, params in get_profile("smoke").synthetic.items():
+        ensure_synthetic(dataset, paths.cache_dir() / "synthetic", **params)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, action="append", default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / "smoke.json")
+    args, extra = parser.parse_known_args()
+    warm_cache()
+    runs = [run_all(j, extra) for j in (args.jobs or [2])]
+    from repro import paths
+
+    record = dict(
+        what="repro run all --profile smoke --simulate-server (CI's regression run)",
+        machine=dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(),
+                     python=platform.python_version()),
+        versions=paths.versions(), git_sha=paths.git_sha(),
+        date=datetime.now(UTC).isoformat(timespec="seconds"), runs=runs,
+    )
+    from repro.results import atomic_write_json
+
+    atomic_write_json(args.out, record)
+    for r in runs:
+        print(f"jobs {r['jobs']}: {r['wall_s'] / 60:.1f} min wall, {r['cpu_s'] / 60:.1f} min CPU, "
+              f"load {r['load_before']} -> {r['load_after']}, {r['rows_recorded']} rows, "
+              f"{r['rows_failed']} failed (exit {r['exit_code']})")
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
