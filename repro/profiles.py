@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mmengine.config import Config, ConfigDict
 
+from repro import smoke
 from repro.tables.registry import Experiment, Protocol
 
 
@@ -44,24 +45,19 @@ class Profile:
 
 PROFILES = {
     "paper": Profile(name="paper", iters=None, batch_size=None, crop=None),
+    # Every smoke setting lives in repro/smoke.py (model variants, pretrained backbones, family
+    # schedules); this entry only names the profile-wide ones.
     "smoke": Profile(
         name="smoke",
-        iters=100,
-        threads=1,
-        batch_size=8,
-        crop=(128, 128),
-        num_workers=0,
-        checkpoint_interval=100,
-        synthetic={
-            "voc": dict(seed=0, size=(160, 120), num_train=120, num_val=40, num_test=10,
-                        num_coco=40),
-            "cityscapes": dict(seed=0, size=(256, 128), num_train=60, num_val=20, num_test=6,
-                               num_coarse=20),
-        },
-        optimizer=dict(type="AdamW", lr=2e-3, weight_decay=1e-4),
-        # 12 points of DeepLab's v2 grid on 8 images: seconds, not the paper's 100 x 128.
-        crf_cv=dict(grid="w1=3:3:6,sigma_alpha=30:30:90,sigma_beta=3:2:5", strategy="fast",
-                    num_images=8),
+        iters=smoke.ITERS,
+        threads=smoke.THREADS,
+        batch_size=smoke.BATCH_SIZE,
+        crop=smoke.CROP,
+        num_workers=smoke.NUM_WORKERS,
+        checkpoint_interval=smoke.CHECKPOINT_INTERVAL,
+        synthetic=smoke.SYNTHETIC,
+        optimizer=smoke.OPTIMIZER,
+        crf_cv=smoke.CRF_CV,
     ),
 }
 

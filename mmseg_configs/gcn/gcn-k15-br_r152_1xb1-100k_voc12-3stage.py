@@ -25,5 +25,3 @@ tta_pipeline = [
         ],
     ),
 ]
-# Smoke profile: the stages are chained, so each gets a third of the usual 300 iterations.
-smoke = dict(iters=100)

@@ -4,5 +4,3 @@
 # input width (round(C_in * 210 / 2048)), so m = 2048 is Table 3's stack (width = input width).
 _base_ = './gcn-stack-k7_r152_1xb1-100k_voc12aug-512x512.py'
 model = dict(decode_head=dict(stack_channels=[26, 52, 105, 210]))
-# Tiny variant: the same fractions of the smoke widths [32, 64, 128, 256].
-smoke = dict(model=dict(decode_head=dict(stack_channels=[3, 7, 13, 26])))
