@@ -293,6 +293,14 @@ class Planner:
         """Pretrained weights of the row's backbone and the files its inference needs (paper
         profile: DeconvNet's structured-edge model): provenance and the path -> digest
         replacements for the hash."""
+        if self.s.profile.name == "smoke":
+            # Tiny backbones pretrained once on synthetic data (repro.smoke), loaded through
+            # the same weight loaders as the paper profile's ImageNet files.
+            from repro.smoke import apply_smoke_weights
+
+            info = apply_smoke_weights(cfg, paths.cache_dir())
+            replace = {info["path"]: f"<weights {info['sha256']}>"} if info.get("path") else {}
+            return info, replace
         if self.s.profile.name != "paper":
             return {}, {}
         from repro.models.proposals import require_proposals

@@ -3,13 +3,13 @@
 ``paper``: the paper's protocol as declared by the row (splits, crop, total batch size, schedule)
 on real data given by the user, with pretrained weights, typically on GPUs.
 
-``smoke``: the same code path scaled down so that every row runs on a CPU in seconds to a few
-minutes: synthetic data in the real layouts, tiny widths (each model config declares its own
-tiny variant in a top-level ``smoke`` dict, merged into the config here), small crops, a few
-hundred iterations with AdamW (SGD with the papers' momentum 0.99 and batch 1 does not move in
-a few hundred steps from scratch). Smoke numbers test the pipeline, never the paper's claims.
+``smoke``: the same code path scaled down so that every row runs on a CPU in seconds: synthetic
+data in the real layouts, the tiny variant of each model family with a pretrained tiny backbone,
+small crops, a few dozen AdamW iterations. Every smoke setting lives in ``repro.smoke`` (read
+from the model, never from the config's name); this module applies it. Smoke numbers test the
+pipeline, never the paper's claims.
 
-Everything a profile changes is in this module; runner.py only builds and runs the result.
+Everything a profile changes is applied here; the planner (repro.plan) calls it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from mmengine.config import Config, ConfigDict
 
+from repro import smoke
 from repro.tables.registry import Experiment, Protocol
 
 
@@ -31,7 +32,6 @@ class Profile:
     num_workers: int = 2
     checkpoint_interval: int | None = None  # None: the config's
     synthetic: dict = field(default_factory=dict)  # params of repro.data.synth per dataset
-    optimizer: dict | None = None
     # torch intra-op threads (None: torch's default). Tiny smoke models gain nothing from
     # threads, and OpenMP threads spin-waiting on busy cores cost 10x (measured: 281 s vs 26 s
     # for a GCN smoke row on 2 loaded cores).
@@ -43,24 +43,18 @@ class Profile:
 
 PROFILES = {
     "paper": Profile(name="paper", iters=None, batch_size=None, crop=None),
+    # Every smoke setting lives in repro/smoke.py (model variants, pretrained backbones, family
+    # schedules); this entry only names the profile-wide ones.
     "smoke": Profile(
         name="smoke",
-        iters=100,
-        threads=1,
-        batch_size=8,
-        crop=(128, 128),
-        num_workers=0,
-        checkpoint_interval=100,
-        synthetic={
-            "voc": dict(seed=0, size=(160, 120), num_train=120, num_val=40, num_test=10,
-                        num_coco=40),
-            "cityscapes": dict(seed=0, size=(256, 128), num_train=60, num_val=20, num_test=6,
-                               num_coarse=20),
-        },
-        optimizer=dict(type="AdamW", lr=2e-3, weight_decay=1e-4),
-        # 12 points of DeepLab's v2 grid on 8 images: seconds, not the paper's 100 x 128.
-        crf_cv=dict(grid="w1=3:3:6,sigma_alpha=30:30:90,sigma_beta=3:2:5", strategy="fast",
-                    num_images=8),
+        iters=smoke.ITERS,
+        threads=smoke.THREADS,
+        batch_size=smoke.BATCH_SIZE,
+        crop=smoke.CROP,
+        num_workers=smoke.NUM_WORKERS,
+        checkpoint_interval=smoke.CHECKPOINT_INTERVAL,
+        synthetic=smoke.SYNTHETIC,
+        crf_cv=smoke.CRF_CV,
     ),
 }
 
@@ -210,14 +204,11 @@ def apply_profile(
                 "config and the class's arguments)."
             )
         cfg.merge_from_dict(exp.options)
-    # A config's own tiny variant (top-level `smoke` dict).
-    smoke = cfg.get("smoke", {}).to_dict() if profile.name == "smoke" and "smoke" in cfg else {}
-    if full_width:
-        smoke = {k: v for k, v in smoke.items() if k == "iters"}
-    for key, value in smoke.items():
-        if key != "iters":
-            cfg[key] = deep_merge(cfg[key], value) if isinstance(value, dict) else value
-    cfg.pop("smoke", None)
+    # The model family's tiny variant and schedule (repro.smoke), read from the paper's model.
+    schedule: dict = {}
+    if profile.name == "smoke" and not full_width:
+        schedule = smoke.smoke_schedule(cfg)
+        smoke.apply_smoke_variant(cfg)
     apply_protocol(cfg, protocol, data_root)
 
     crop = profile.crop or protocol.crop_size
@@ -226,7 +217,7 @@ def apply_profile(
     apply_test_mode(cfg, protocol, synth["size"][0] if synth else 2048)
     notes: list[str] = []
     if profile.name == "smoke":
-        candidates = [("--iters", iters), ("the model's smoke settings", smoke.get("iters")),
+        candidates = [("--iters", iters), ("the model's smoke settings", schedule.get("iters")),
                       ("smoke profile", profile.iters)]
     else:
         candidates = [("--iters", iters), ("protocol", protocol.iters),
@@ -240,7 +231,7 @@ def apply_profile(
     notes += more
     set_iters(cfg, n_iters, interval)
 
-    total_batch = profile.batch_size or protocol.batch_size
+    total_batch = schedule.get("batch_size") or profile.batch_size or protocol.batch_size
     if total_batch % world_size:
         raise ValueError(
             f"The total batch size {total_batch} of {exp.key} does not divide over {world_size} "
@@ -250,8 +241,6 @@ def apply_profile(
     for dl in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         dl.num_workers = profile.num_workers
         dl.persistent_workers = False
-    if profile.optimizer and "optim_wrapper" not in smoke:
-        cfg.optim_wrapper = ConfigDict(type="OptimWrapper", optimizer=dict(profile.optimizer))
     cfg.randomness = ConfigDict(seed=seed, deterministic=False)
     return dict(
         iters=n_iters,

@@ -100,6 +100,11 @@ REGISTRY = {
             "download https://download.pytorch.org/models/resnet152-394f9c45.pth (torchvision)",
         ),
         WeightSpec(
+            "resnet18", "ResNet-18 ImageNet (torchvision; the smoke profile's GCN backbone)",
+            ("resnet18.pth", "resnet18-*.pth"),
+            "download https://download.pytorch.org/models/resnet18-f37072fd.pth (torchvision)",
+        ),
+        WeightSpec(
             "resnet50", "ResNet-50 ImageNet (torchvision)",
             ("resnet50.pth", "resnet50-*.pth"),
             "download https://download.pytorch.org/models/resnet50-0676ba61.pth (torchvision)",
@@ -125,6 +130,7 @@ REGISTRY = {
 BACKBONES = {
     ("VGG16", None): "vgg16",
     ("ResNet", 152): "resnet152",
+    ("ResNet", 18): "resnet18",
     ("ResNet", 50): "resnet50",
     ("ResNetGCN", 50): "resnet50_gcn",
 }
@@ -148,9 +154,10 @@ def weights_dir() -> Path:
     return Path(os.environ.get("REPRO_WEIGHTS") or Path.home() / ".cache" / "repro" / "weights")
 
 
-def find_weights(spec: WeightSpec) -> Path | None:
-    """The first file in :func:`weights_dir` matching the entry's accepted names."""
-    folder = weights_dir().expanduser()
+def find_weights(spec: WeightSpec, folder: str | os.PathLike | None = None) -> Path | None:
+    """The first file in ``folder`` (default :func:`weights_dir`) matching the entry's accepted
+    names."""
+    folder = Path(folder or weights_dir()).expanduser()
     for pattern in spec.files:
         found = sorted(p for p in folder.glob(pattern) if p.is_file())
         if found:
@@ -337,10 +344,12 @@ def _digest(path: str, size: int, mtime: float) -> str:
     return h.hexdigest()[:16]
 
 
-def require_weights(cfg, *, check: bool = True) -> dict:
-    """Point ``cfg``'s backbone at its pretrained weights, before training (paper profile).
+def require_weights(cfg, *, check: bool = True, folder: str | os.PathLike | None = None) -> dict:
+    """Point ``cfg``'s backbone at its pretrained weights, before training (paper profile; the
+    smoke profile's pretrained tiny backbones through ``folder``, see ``repro.smoke``).
 
-    Finds the file of :func:`weights_for_config`, checks it against the backbone (``check``),
+    Finds the file of :func:`weights_for_config` in ``folder`` (default :func:`weights_dir`),
+    checks it against the backbone (``check``),
     sets ``model.backbone.init_cfg = dict(type='Pretrained', checkpoint=PATH)`` (with
     ``prefix='backbone.'`` for a file saved from a whole model) and the ``data_preprocessor``'s
     mean / std / channel order to the file's convention. Returns what it did, for the result's
@@ -350,9 +359,9 @@ def require_weights(cfg, *, check: bool = True) -> dict:
     spec = weights_for_config(cfg)
     if spec is None:
         return {"pretrained": None}
-    path = find_weights(spec)
+    path = find_weights(spec, folder)
     if path is None:
-        expected = weights_dir() / f"{spec.name}.pth"
+        expected = Path(folder or weights_dir()) / f"{spec.name}.pth"
         raise WeightsNotFoundError(
             f"{spec.title} weights are needed by {Path(cfg.filename or '').name} but were not "
             f"found: expected {expected} (or {', '.join(spec.files[1:])} in that folder; set "

@@ -1,5 +1,6 @@
 """Shared test set-up: a persistent cache for synthetic data, tiny profiles, golden files."""
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -33,12 +34,28 @@ def check_golden(name: str, text: str) -> None:
 
 
 def tiny_profile():
-    """The smoke profile cut to a handful of iterations: tests the path, not the learning."""
+    """The smoke profile cut to a handful of iterations: tests the path, not the learning. Use
+    it inside :func:`no_family_schedules` (the model families' own smoke iterations and batch
+    sizes would take precedence over the profile's)."""
     from repro.profiles import PROFILES
 
     return dataclasses.replace(PROFILES["smoke"], iters=4, batch_size=2, checkpoint_interval=2)
 
 
+@contextlib.contextmanager
+def no_family_schedules():
+    """repro.smoke's per-family iterations and batch sizes switched off (their optimizers
+    stay): every row then trains the profile's iterations."""
+    from repro import smoke
+
+    families = {k: {kk: vv for kk, vv in v.items() if kk not in ("iters", "batch_size")}
+                for k, v in smoke.FAMILIES.items()}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(smoke, "FAMILIES", families)
+        yield
+
+
 @pytest.fixture
 def tiny_smoke():
-    return tiny_profile()
+    with no_family_schedules():
+        yield tiny_profile()

@@ -8,7 +8,7 @@ from repro import paths
 from repro.models.build import build_model
 from repro.models.deeplab import caffe_interp
 from repro.models.fcn import FCNVGGHead
-from repro.profiles import deep_merge
+from repro.smoke import apply_smoke_variant
 
 FCN = {
     "32s": "fcn/fcn-32s_vgg16_1xb1-100k_voc12sbd-500x500.py",
@@ -22,7 +22,7 @@ DEEPLAB = "deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py"
 def load(config: str, smoke: bool = False) -> Config:
     cfg = Config.fromfile(str(paths.config_path(config)))
     if smoke:
-        cfg.model = deep_merge(cfg.model.to_dict(), cfg.smoke.model.to_dict())
+        apply_smoke_variant(cfg)
     return cfg
 
 

@@ -18,7 +18,7 @@ from repro.models.gdn import (
     SPPRefine,
     multilabel_targets,
 )
-from repro.profiles import deep_merge
+from repro.smoke import apply_smoke_variant
 from repro.tables.registry import get_table
 
 GDN_CONFIGS = sorted(
@@ -111,7 +111,7 @@ def _sample(size, label=None):
 
 def _tiny(config: str):
     cfg = Config.fromfile(str(paths.config_path(config)))
-    cfg.model = deep_merge(cfg.model.to_dict(), cfg.smoke.model.to_dict())
+    apply_smoke_variant(cfg)
     return build_model(cfg)
 
 
@@ -142,8 +142,8 @@ def test_gdn_members_work_in_the_harness_ensemble():
     for config in ("gdn/fcn-32s-gdn_vgg16_1xb20-20k_voc12sbd-500x500.py",
                    "gdn/fcn-32s-fc_vgg16_1xb20-20k_voc12sbd-500x500.py"):
         cfg = Config.fromfile(str(paths.config_path(config)))
-        model = deep_merge(cfg.model.to_dict(), cfg.smoke.model.to_dict())
-        members.append(dict(model=ConfigDict(model)))
+        apply_smoke_variant(cfg)
+        members.append(dict(model=ConfigDict(cfg.model.to_dict())))
     ens = EnsembleSegmentor(members)
     for m in ens.members:  # non-zero scores so that the members disagree
         torch.nn.init.normal_(m.decode_head.conv_seg.weight, std=0.1)

@@ -54,10 +54,10 @@ def test_rows_training_the_same_model_share_the_checkpoint(tiny_smoke, dirs):
 
 
 def test_non_finite_loss_stops_the_row_with_a_status(tiny_smoke, dirs):
-    exploding = dataclasses.replace(tiny_smoke, iters=30,
-                                    optimizer=dict(type="SGD", lr=1e12, momentum=0.0))
+    exploding = dataclasses.replace(tiny_smoke, iters=30)
     spec = get_table("gcn/table1")
-    status, rows = run_experiment(spec, spec.experiment("k5"), exploding, **dirs)
+    status, rows = run_experiment(spec, spec.experiment("k5"), exploding, **dirs,
+                                  cfg_options={"optim_wrapper.optimizer.lr": 1e12})
     assert status == "nan_loss", f"An exploding loss must stop the row as nan_loss, got {status}."
     assert rows[0].value is None and "Loss became" in rows[0].extra["error"]
 

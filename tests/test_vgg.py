@@ -97,15 +97,12 @@ def _tiny_fcn():
     return VGG16(variant="fcn", width_mult=W)
 
 
-def test_load_torchvision_state_dict(tmp_path, monkeypatch):
-    import repro.models.vgg as vgg
-
+def test_load_torchvision_state_dict(tmp_path):
     model = _tiny_fcn()
     sd = _fake_torchvision()
     path = tmp_path / "vgg16.pth"
     torch.save(sd, path)
-    # Tiny widths: teach the loader the tiny fc shapes (the real ones are 4096x512x7x7, 4096^2).
-    monkeypatch.setattr(vgg, "FC_SHAPES", {"fc6": (256, 32, 7, 7), "fc7": (256, 256, 1, 1)})
+    # Tiny widths: fc6 is read as (C6, conv5_3 width, 7, 7) of the file (ImageNet: 4096x512x7x7).
     loaded = load_vgg_weights(model, path)
     assert "conv3_2.conv.weight" in loaded and "fc6.conv.weight" in loaded
     assert torch.all(model.conv3_2.conv.weight == 12), "features.12 must load into conv3_2."
@@ -113,10 +110,7 @@ def test_load_torchvision_state_dict(tmp_path, monkeypatch):
         "classifier.0 (flat 4096x25088) must be reshaped row-major into fc6 (4096x512x7x7).")
 
 
-def test_load_caffe_state_dict_into_deeplab_subsamples_fc6(tmp_path, monkeypatch):
-    import repro.models.vgg as vgg
-
-    monkeypatch.setattr(vgg, "FC_SHAPES", {"fc6": (256, 32, 7, 7), "fc7": (256, 256, 1, 1)})
+def test_load_caffe_state_dict_into_deeplab_subsamples_fc6(tmp_path):
     ref = _tiny_fcn()
     sd = {f"{n}.{k}": getattr(ref, n).conv.state_dict()[k].normal_()
           for n in CONV_NAMES + ("fc6", "fc7") for k in ("weight", "bias")}
@@ -145,25 +139,21 @@ def test_bad_weight_file_names_expected_keys(tmp_path):
 
 def test_fc_shape_mismatch_is_explained(tmp_path):
     path = tmp_path / "vgg16.pth"
-    torch.save(_fake_torchvision(), path)  # fc6 is not 4096x25088
+    sd = _fake_torchvision()
+    sd["classifier.0.weight"] = torch.randn(256, 100)  # not (C6, conv5_3 width x 7 x 7)
+    torch.save(sd, path)
     with pytest.raises(ValueError, match=r"vgg16\.pth.*classifier\.0\.weight"):
         load_vgg_weights(_tiny_fcn(), path)
 
 
-def test_width_mismatch_is_explained(tmp_path, monkeypatch):
-    import repro.models.vgg as vgg
-
-    monkeypatch.setattr(vgg, "FC_SHAPES", {"fc6": (256, 32, 7, 7), "fc7": (256, 256, 1, 1)})
+def test_width_mismatch_is_explained(tmp_path):
     path = tmp_path / "vgg16.pth"
     torch.save(_fake_torchvision(), path)
     with pytest.raises(ValueError, match=r"vgg16\.pth.*width_mult=1"):
         load_vgg_weights(VGG16(variant="fcn", width_mult=W * 2), path)
 
 
-def test_pretrained_init_cfg_loads_file(tmp_path, monkeypatch):
-    import repro.models.vgg as vgg
-
-    monkeypatch.setattr(vgg, "FC_SHAPES", {"fc6": (256, 32, 7, 7), "fc7": (256, 256, 1, 1)})
+def test_pretrained_init_cfg_loads_file(tmp_path):
     path = tmp_path / "vgg16.pth"
     torch.save(_fake_torchvision(), path)
     model = VGG16(variant="fcn", width_mult=W, init_cfg=dict(type="Pretrained",

@@ -40,11 +40,3 @@ param_scheduler = [
          by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=6000, val_interval=6000)
-# Smoke profile: VGG16 at 1/16 width (fc7 64 channels), 100 iterations.
-smoke = dict(
-    model=dict(
-        backbone=dict(width_mult=1 / 16),
-        decode_head=dict(in_channels=64),
-    ),
-    iters=100,
-)

@@ -12,6 +12,3 @@ model = dict(
                  sigma_gamma=3),
     decode_head=dict(context='basic'),
 )
-# Smoke: a few fine-tuning iterations with 2 mean-field iterations (the permutohedral filtering
-# of every iteration dominates the cost on a CPU).
-smoke = dict(iters=4, model=dict(crf_rnn=dict(iterations=2, test_iterations=2)))

@@ -6,4 +6,3 @@ _base_ = './fcn-32s_vgg16_1xb1-100k_voc12sbd-500x500.py'
 model = dict(decode_head=dict(mode='16s', in_channels=[512, 4096]))
 optimizer = dict(lr=1e-12)
 optim_wrapper = dict(optimizer=optimizer)
-smoke = dict(model=dict(decode_head=dict(in_channels=[32, 256])))

@@ -35,13 +35,3 @@ optim_wrapper = dict(
 )
 param_scheduler = []
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=100000, val_interval=100000)
-# Smoke profile: VGG16 at 1/16 width (fc7 256 channels), 60 iterations. conv1_x is frozen: with
-# conv1_1's padding of 100 a 128x128 crop is a 326x326 map there, and its backward would take
-# most of the time of a smoke iteration.
-smoke = dict(
-    model=dict(
-        backbone=dict(width_mult=1 / 16, frozen_stages=1),
-        decode_head=dict(in_channels=[256]),
-    ),
-    iters=60,
-)

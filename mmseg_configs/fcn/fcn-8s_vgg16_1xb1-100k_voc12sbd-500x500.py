@@ -5,4 +5,3 @@ _base_ = './fcn-32s_vgg16_1xb1-100k_voc12sbd-500x500.py'
 model = dict(decode_head=dict(mode='8s', in_channels=[256, 512, 4096]))
 optimizer = dict(lr=1e-14)
 optim_wrapper = dict(optimizer=optimizer)
-smoke = dict(model=dict(decode_head=dict(in_channels=[16, 32, 256])))

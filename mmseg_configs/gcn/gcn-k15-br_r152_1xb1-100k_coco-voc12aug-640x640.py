@@ -39,5 +39,3 @@ train_dataloader = dict(
     ),
 )
 model = dict(data_preprocessor=dict(size=crop_size))
-# Smoke profile: the stages are chained, so each gets a third of the usual 300 iterations.
-smoke = dict(iters=100)

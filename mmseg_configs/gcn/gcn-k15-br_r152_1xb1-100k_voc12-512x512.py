@@ -18,5 +18,3 @@ train_dataloader = dict(
         data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
     ),
 )
-# Smoke profile: the stages are chained, so each gets a third of the usual 300 iterations.
-smoke = dict(iters=100)

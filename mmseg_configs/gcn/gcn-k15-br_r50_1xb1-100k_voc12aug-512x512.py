@@ -10,10 +10,3 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(backbone=dict(depth=50))
-# Table 6 compares ResNet-50 with ResNet50-GCN: the smoke variant keeps the depth (1/8 width).
-smoke = dict(
-    model=dict(
-        backbone=dict(depth=50, base_channels=8, stem_channels=8),
-        decode_head=dict(in_channels=[32, 64, 128, 256]),
-    ),
-)

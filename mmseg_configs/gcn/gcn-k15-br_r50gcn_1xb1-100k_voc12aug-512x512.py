@@ -20,10 +20,3 @@ model = dict(
         gcn_channels=(20, 37, 72, 153),
     ),
 )
-# Tiny variant (base_channels 8, see gcn_r152.py): GCN widths scaled by 1/8 like the stages.
-smoke = dict(
-    model=dict(
-        backbone=dict(depth=50, base_channels=8, stem_channels=8, gcn_channels=(3, 5, 9, 19)),
-        decode_head=dict(in_channels=[32, 64, 128, 256]),
-    ),
-)

@@ -22,5 +22,3 @@ model = dict(
     # test_mode='crop4', scaled to the image width (synthetic Cityscapes is 256x128).
     test_cfg=dict(mode='slide', crop_size=(1024, 1024), stride=(1024, 342)),
 )
-# Smoke profile: the stages are chained, so each gets a third of the usual 300 iterations.
-smoke = dict(iters=100)

@@ -6,5 +6,3 @@ _base_ = './gcn-k15-br_r152_1xb1-100k_voc12aug-512x512.py'
 model = dict(
     decode_head=dict(kernel_type='stack', k=7, boundary_refine=False,
                      stack_channels=[128, 256, 512, 1024]))
-# Tiny variant: the same fractions of the smoke widths [32, 64, 128, 256].
-smoke = dict(model=dict(decode_head=dict(stack_channels=[16, 32, 64, 128])))

@@ -58,16 +58,3 @@ param_scheduler = [
          by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20000, val_interval=20000)
-# Smoke: 128x128 crops give a 17x17 coarse map, the synthetic test images (up to 160 px) 21x21.
-# (The backbone width and iterations were inherited from the DeepLab-LargeFOV config's smoke.)
-smoke = dict(
-    iters=100,
-    model=dict(
-        backbone=dict(width_mult=1 / 16),
-        decode_head=dict(
-            in_channels=64,
-            global_interp=dict(out_size=(160, 160), in_size=(21, 21)),
-            label_loss=dict(in_size=(17, 17), hidden=(64, 64)),
-        ),
-    ),
-)

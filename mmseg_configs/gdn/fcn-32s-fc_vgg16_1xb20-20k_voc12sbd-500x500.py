@@ -10,6 +10,3 @@ model = dict(
         spp_fc=dict(out_size=(16, 16), levels=(1, 2, 3, 4, 5)),
     ),
 )
-smoke = dict(
-    model=dict(decode_head=dict(global_interp=None, label_loss=None, spp_fc=dict(out_size=(6, 6)))),
-)

@@ -60,17 +60,3 @@ param_scheduler = [
          by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20000, val_interval=20000)
-# Smoke: 128x128 training crops give a 5x5 coarse map; the synthetic test images are up to 160
-# px (6x6 coarse), so K is sized for 160 (rows beyond the crop stay at their initial values).
-# (The backbone width and iterations were inherited from the FCN-32s config's smoke.)
-smoke = dict(
-    iters=60,
-    model=dict(
-        backbone=dict(width_mult=1 / 16, frozen_stages=1),
-        decode_head=dict(
-            in_channels=256,
-            global_interp=dict(out_size=(160, 160), in_size=(6, 6)),
-            label_loss=dict(in_size=(5, 5), hidden=(64, 64)),
-        ),
-    ),
-)

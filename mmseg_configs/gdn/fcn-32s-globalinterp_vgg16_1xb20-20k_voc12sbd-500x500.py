@@ -2,4 +2,3 @@
 # deconvolution (GDN Sec. 3.2), no label loss; schedule of FCN-32s + GDN.
 _base_ = './fcn-32s-gdn_vgg16_1xb20-20k_voc12sbd-500x500.py'
 model = dict(decode_head=dict(label_loss=None))
-smoke = dict(model=dict(decode_head=dict(label_loss=None)))

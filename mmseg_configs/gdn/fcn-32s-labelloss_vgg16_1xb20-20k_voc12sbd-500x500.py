@@ -2,4 +2,3 @@
 # multi-label classification loss on the coarse scores (GDN Sec. 3.3); schedule of FCN-32s + GDN.
 _base_ = './fcn-32s-gdn_vgg16_1xb20-20k_voc12sbd-500x500.py'
 model = dict(decode_head=dict(global_interp=None))
-smoke = dict(model=dict(decode_head=dict(global_interp=None)))

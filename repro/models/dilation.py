@@ -34,8 +34,9 @@ Implements
 Deviations
 - The paper trains the front end first and then the context module on the front end's outputs
   (Sec. 5; fyu/dilation docs/training.md: front end, context, then optionally joint). The
-  harness trains each row end to end in one run from the identity-initialised module, the
-  "joint training directly with identity initialization" that docs/training.md allows.
+  harness's context rows start from the trained front end row (``init_from``) and fine-tune the
+  whole network (front end and identity-initialised module together), without a stage that
+  trains the module alone on fixed front-end outputs.
 - Padding of the context module: Table 1 gives none; the training code pads every
   convolution by its dilation (network.py ``build_context``) so the output keeps the input's
   size; so does this one by default (``pad_mode='same'``). The released VOC model

@@ -70,7 +70,9 @@ def caffe_crop(x: torch.Tensor, offset: int, size) -> torch.Tensor:
 
 class CaffeDeconv(nn.Module):
     """Per-class bilinear-initialised deconvolution without padding or bias (FCN's upscore).
-    Fixed (a buffer) unless ``learnable``."""
+    Fixed (a buffer) unless ``learnable``. A fixed kernel with nothing off the class diagonal
+    (FCN's surgery.py, the released nets) runs as a grouped deconvolution, one class per group:
+    the same numbers at 1/C of the multiply-adds of Caffe's dense C x C kernel."""
 
     def __init__(self, channels: int, kernel_size: int, stride: int, learnable: bool = False):
         super().__init__()
@@ -82,7 +84,25 @@ class CaffeDeconv(nn.Module):
             self.register_buffer("weight", weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(x, self.weight, stride=self.stride)
+        w = self.weight
+        if not isinstance(w, nn.Parameter) and self._diagonal():
+            c = w.shape[0]
+            diag = w[torch.arange(c), torch.arange(c)].unsqueeze(1)
+            return F.conv_transpose2d(x, diag, stride=self.stride, groups=c)
+        return F.conv_transpose2d(x, w, stride=self.stride)
+
+    def _diagonal(self) -> bool:
+        """Nothing off the class diagonal (checked once per version of the buffer)."""
+        w = self.weight
+        if w.is_meta:
+            return False
+        key = (w.data_ptr(), w._version)
+        if getattr(self, "_diag_key", None) != key:
+            c = w.shape[0]
+            off = w.detach().clone()
+            off[torch.arange(c), torch.arange(c)] = 0
+            self._diag_key, self._diag = key, not off.any()
+        return self._diag
 
 
 class FullSizeDecodeHead(BaseDecodeHead):

@@ -274,7 +274,9 @@ def reflect_pad(x: torch.Tensor, pad: int | tuple[int, int, int, int]) -> torch.
 _TV_CONV = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 _TV_BN_CONV = (0, 3, 7, 10, 14, 17, 20, 24, 27, 30, 34, 37, 40)
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")
-#: fc6/fc7 of ImageNet VGG16 as convolutions (a flat 4096x25088 fc6 is reshaped to this).
+#: fc6/fc7 of ImageNet VGG16 as convolutions (a flat 4096x25088 fc6 is reshaped to this). A
+#: narrower file (the smoke profile's pretrained tiny VGG16) has the same layout at its own
+#: widths: fc6 (C6, C5 x 7 x 7) for its conv5_3 width C5, fc7 (C7, C6).
 FC_SHAPES = {"fc6": (4096, 512, 7, 7), "fc7": (4096, 4096, 1, 1)}
 
 
@@ -325,14 +327,20 @@ def canonical_vgg_weights(state: dict, source: str = "<state dict>") -> OrderedD
             f"VGG16 weight file {source} is in no known format (first keys: "
             f"{list(state)[:4]}). Expected {_expected_keys_text()}."
         )
+    cin = out["conv5_3.conv.weight"].shape[0]  # 512 in ImageNet VGG16
     for name, src in fc.items():
         w = take(f"{src}.weight")
-        shape = FC_SHAPES[name]
+        k = FC_SHAPES[name][-1]
+        shape = (w.shape[0], cin, k, k)
         if w.numel() != torch.Size(shape).numel():
+            full = FC_SHAPES[name]
             raise ValueError(
                 f"VGG16 weight file {source}: {src}.weight has shape {tuple(w.shape)}, expected "
-                f"{shape} (or its flattened {shape[0]}x{shape[1] * shape[2] * shape[3]})."
+                f"{shape} (or its flattened {shape[0]}x{cin * k * k}) after a {cin}-wide "
+                f"{'conv5_3' if name == 'fc6' else 'fc6'}; ImageNet VGG16's is {full} (or "
+                f"{full[0]}x{full[1] * k * k})."
             )
+        cin = shape[0]
         out[f"{name}.conv.weight"] = w.reshape(shape)
         out[f"{name}.conv.bias"] = take(f"{src}.bias")
     return out
@@ -347,6 +355,10 @@ def adapt_to_variant(weights: OrderedDict, variant: str) -> OrderedDict:
     w["fc6.conv.bias"] = weights["fc6.conv.bias"][::4].contiguous()
     w["fc7.conv.weight"] = weights["fc7.conv.weight"][::4, ::4].contiguous()
     w["fc7.conv.bias"] = weights["fc7.conv.bias"][::4].contiguous()
+    for name in ("fc6", "fc7"):  # a VGG16 with BatchNorm after fc6/fc7 (smoke weights)
+        for k in _BN_KEYS:
+            if f"{name}.bn.{k}" in weights:
+                w[f"{name}.bn.{k}"] = weights[f"{name}.bn.{k}"][::4].contiguous()
     return w
 
 
@@ -374,8 +386,9 @@ def load_vgg_weights(model: VGG16, path: str | Path) -> list[str]:
     if bad:
         raise ValueError(
             f"VGG16 weight file {path} does not match the {model.variant!r} model "
-            f"(width_mult={model.width_mult}): {'; '.join(bad[:4])}. Pretrained weights need "
-            "width_mult=1 and a file holding the full ImageNet VGG16."
+            f"(width_mult={model.width_mult}): {'; '.join(bad[:4])}. The file must have the "
+            "model's widths: width_mult=1 for ImageNet VGG16 (the smoke profile's tiny files "
+            "fit its own width_mult)."
         )
     loadable = {k: v for k, v in weights.items() if k in own}
     model.load_state_dict(loadable, strict=False)

@@ -15,8 +15,15 @@ mean IoU.
 - Table 3: front end / basic / large context, alone, + dense CRF, + CRF-RNN, VOC-2012 *val*.
 - Table 4: VOC-2012 *test* set; DeepLab++, DeepLab-MSc++ and CRF-RNN are reference rows.
 
-The "+ RNN" rows add CRF-RNN (Zheng et al., ICCV 2015) to the trained row without it and
-fine-tune the whole (``init_from``), as CRF-RNN is trained on top of a trained network.
+The context models (front + basic, front + large) start from the trained front end (their coarse
+row from ``frontend-coarse``, their VOC-only variant from ``frontend-voc``), as Sec. 5 trains
+the context module on the trained front end; the whole network is then fine-tuned
+(fyu/dilation docs/training.md's joint training), not the context module alone. Trained from a
+fresh classifier instead, the identity-initialised module's truncations zero the class scores
+that the first steps push below zero, and the smoke rows predicted background only. The
+"+ RNN" rows add CRF-RNN (Zheng et al.,
+ICCV 2015) to the trained row without it and fine-tune the whole (``init_from``), as CRF-RNN is
+trained on top of a trained network.
 
 Tables 3 and 4 come from Sec. 5's schedule, which the slides summarise as "Coarse Tuning:
 VOC-2012, Microsoft COCO: n = 100K, alpha = 10^-3; n = 40K, alpha = 10^-4. Fine Tuning: VOC-2012
@@ -301,6 +308,8 @@ register_table(
                 key=f"{key}-coarse", title=f"{title}, coarse tuning (VOC-2012 + COCO)",
                 config=config(name), protocol=COARSE, options=COARSE_OPTIONS,
                 cells=per_class_cells(f"{title}: coarse tuning (VOC-2012 + COCO)", None),
+                # The context module is trained on the trained front end (Sec. 5).
+                init_from=None if key == "frontend" else "frontend-coarse",
             )
             for key, title, name in SEC5_MODELS
         ) + tuple(
@@ -308,6 +317,7 @@ register_table(
                 key=f"{key}-voc", title=f"{title}, VOC only (Sec. 4 schedule)",
                 config=config(name), protocol=VOC_ONLY,
                 cells=per_class_cells(f"{title}: VOC only (Sec. 4 schedule)", None),
+                init_from=None if key == "frontend" else "frontend-voc",
             )
             for key, title, name in SEC5_MODELS
         ),

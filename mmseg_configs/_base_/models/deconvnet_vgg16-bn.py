@@ -46,16 +46,3 @@ model = dict(
         batch_size=16,
     ),
 )
-# Tiny variant for the smoke profile (repro.profiles): VGG16-BN at 1/16 width (fc7: 256 maps),
-# still 224x224 inputs (fc6 is 7x7 on pool5); 8 proposals of the home-made generator (no
-# structured-edge model in the smoke profile) from one grouping scale, and the
-# 112-px rule scaled to the 160x120 synthetic images (112 * 160 / 500 = 36).
-smoke = dict(
-    model=dict(
-        backbone=dict(width_mult=1 / 16),
-        decode_head=dict(width_mult=1 / 16, in_channels=256),
-        test_cfg=dict(max_proposals=8, min_size=36,
-                      proposals=dict(_delete_=True, type='selective_search', scales=(100, ))),
-    ),
-    iters=30,
-)

@@ -41,13 +41,3 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'),
 )
-# Tiny variant for the smoke profile (repro.profiles): VGG16 at 1/32 width (fc7: 128 maps), 20
-# iterations. The 128x128 smoke crops still enter the network as 500x500 (186-px margin), and the
-# large context module costs ~7M multiply-adds per output position at any backbone width.
-smoke = dict(
-    model=dict(
-        backbone=dict(width_mult=1 / 32),
-        decode_head=dict(in_channels=128, channels=128),
-    ),
-    iters=20,
-)

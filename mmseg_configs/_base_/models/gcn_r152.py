@@ -37,16 +37,3 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'),
 )
-# Tiny variant for the smoke profile (repro.profiles): ResNet-18 at 1/4 width, trainable BN.
-smoke = dict(
-    model=dict(
-        backbone=dict(
-            depth=18,
-            base_channels=16,
-            stem_channels=16,
-            norm_cfg=dict(type='BN', requires_grad=True),
-            norm_eval=False,
-        ),
-        decode_head=dict(in_channels=[16, 32, 64, 128]),
-    ),
-)
