@@ -10,6 +10,8 @@ command is for (a run's plan, its rows, its reports):
   stdout for every checkpoint it loads;
 - mmengine advises setting ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` under torchrun (which sets
   them);
+- mmengine's optimizer constructor warns once per frozen parameter (the smoke variants freeze
+  their first VGG stages on purpose);
 - mmseg warns that ``avg_non_ignore`` defaults to False for every CrossEntropyLoss built: the
   configs state their loss normalisation on purpose (the papers' Caffe semantics).
 
@@ -31,6 +33,7 @@ NOISE = (
     '"HardDiskBackend" is the alias of "LocalBackend"',
     "Loads checkpoint by local backend from path",
     "Default ``avg_non_ignore`` is False",
+    "since its requires_grad=False",
 )
 
 

@@ -301,7 +301,8 @@ def apply_smoke_variant(cfg) -> None:
     from repro.profiles import deep_merge
 
     for key, value in smoke_variant(cfg).items():
-        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict) and \
+                not value.get("_delete_"):
             cfg[key] = deep_merge(cfg[key], value)
         else:
             cfg[key] = {k: v for k, v in value.items() if k != "_delete_"} \
