@@ -12,6 +12,8 @@ command is for (a run's plan, its rows, its reports):
   them);
 - mmengine's optimizer constructor warns once per frozen parameter (the smoke variants freeze
   their first VGG stages on purpose);
+- mmcv's ConvModule warns of a conv bias before BatchNorm: DeconvNet's convolutions have both
+  (its Caffe model, whose weights load here), as do the smoke variants with BatchNorm;
 - mmseg warns that ``avg_non_ignore`` defaults to False for every CrossEntropyLoss built: the
   configs state their loss normalisation on purpose (the papers' Caffe semantics).
 
@@ -34,6 +36,7 @@ NOISE = (
     "Loads checkpoint by local backend from path",
     "Default ``avg_non_ignore`` is False",
     "since its requires_grad=False",
+    "Unnecessary conv bias before batch/instance norm",
 )
 
 
@@ -41,6 +44,7 @@ def silence_warnings() -> None:
     """Ignore the known noise among Python warnings (in this process, for good)."""
     warnings.filterwarnings("ignore", message=".*MultiScaleDeformableAttention.*")
     warnings.filterwarnings("ignore", message="Default ``avg_non_ignore`` is False")
+    warnings.filterwarnings("ignore", message="Unnecessary conv bias before batch/instance norm")
     # mmengine's advice to set the thread counts under torchrun, which does set them.
     warnings.filterwarnings("ignore", message="Setting (OMP|MKL)_NUM_THREADS environment")
 

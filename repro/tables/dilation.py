@@ -48,7 +48,10 @@ from repro.models import static
 from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
 
 CITATION = "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
-SUFFIX = "vgg16_1xb14-60k_voc12aug-504x504.py"
+#: The config of each schedule: Sec. 4 (VOC only, 60K), Sec. 5's coarse (VOC + COCO, 140K) and
+#: fine (VOC, 50K from the coarse model) tuning; each config states its data and solver.
+SEC4_SCHEDULE, COARSE_SCHEDULE, FINE_SCHEDULE = (
+    "60k_voc12aug", "140k_coco-voc12aug", "50k_voc12aug")
 
 #: (column title as printed, mmseg PascalVOCDataset class name); the paper has no background.
 COLUMNS = (
@@ -61,8 +64,8 @@ COLUMNS = (
 MEAN_COL = "mean IoU"
 
 
-def config(name: str) -> str:
-    return f"dilation/dilation-{name}_{SUFFIX}"
+def config(name: str, schedule: str = SEC4_SCHEDULE) -> str:
+    return f"dilation/dilation-{name}_vgg16_1xb14-{schedule}-504x504.py"
 
 
 def per_class_cells(row: str, printed: str | None) -> tuple[Cell, ...]:
@@ -169,13 +172,7 @@ SEC5_NOTE = (
 )
 COARSE = Protocol(dataset="voc", train_split="coco+train_aug", crop_size=(504, 504),
                   batch_size=14, iters=140000, eval_split="val", note=SEC5_NOTE)
-COARSE_OPTIONS = {
-    "optim_wrapper.optimizer.lr": 1e-3,
-    "param_scheduler": [dict(type="MultiStepLR", by_epoch=False, milestones=[100000],
-                             gamma=0.1)],
-}
 FINE = Protocol(**SEC4, iters=50000, eval_split="val", note=SEC5_NOTE)
-FINE_OPTIONS = {"optim_wrapper.optimizer.lr": 1e-5}
 VAL_CRF = Protocol(**SEC4, iters=50000, eval_split="val", crf="v1",  # DeepLab v1 (Chen 2015a)
                    note=SEC5_NOTE)
 TEST5 = Protocol(**SEC4, iters=50000, eval_split="test", note=SEC5_NOTE + "; test server")
@@ -293,20 +290,19 @@ register_table(
         ),
         experiments=tuple(
             Experiment(
-                key=key, title=title, config=config(name), protocol=protocol,
-                cells=per_class_cells(title, printed),
+                key=key, title=title, protocol=protocol, cells=per_class_cells(title, printed),
                 # + RNN: fine-tuned from the trained row; the others: the fine-tuning stage of
                 # the Sec. 5 chain, from the model's coarse row.
+                config=config(name) if key.endswith("-rnn") else config(name, FINE_SCHEDULE),
                 init_from=(key.removesuffix("-rnn") if key.endswith("-rnn")
                            else f"{name}-coarse"),
-                options={} if key.endswith("-rnn") else FINE_OPTIONS,
                 released=RELEASED.get(f"table3/{key}"),
             )
             for key, title, name, protocol, printed in TABLE3
         ) + tuple(
             Experiment(
                 key=f"{key}-coarse", title=f"{title}, coarse tuning (VOC-2012 + COCO)",
-                config=config(name), protocol=COARSE, options=COARSE_OPTIONS,
+                config=config(name, COARSE_SCHEDULE), protocol=COARSE,
                 cells=per_class_cells(f"{title}: coarse tuning (VOC-2012 + COCO)", None),
                 # The context module is trained on the trained front end (Sec. 5).
                 init_from=None if key == "frontend" else "frontend-coarse",
@@ -367,12 +363,12 @@ register_table(
         ),
         experiments=tuple(
             Experiment(
-                key=key, title=title, config=config(name) if name else None,
-                protocol=protocol, cells=per_class_cells(title, printed),
+                key=key, title=title, protocol=protocol, cells=per_class_cells(title, printed),
                 # Table 3's Sec. 5 chain: the same training as its row of the same model.
+                config=(None if not name else config(name) if key == "context-crf-rnn"
+                        else config(name, FINE_SCHEDULE)),
                 init_from=(None if not name else "context" if key == "context-crf-rnn"
                            else f"dilation/table3/{name}-coarse"),
-                options=FINE_OPTIONS if name and key != "context-crf-rnn" else {},
                 released=RELEASED.get(f"table4/{key}"),
             )
             for key, title, name, protocol, printed in TABLE4

@@ -1,0 +1,6 @@
+# Front end + basic context module (Yu & Koltun, ICLR 2016, Sec. 3, Table 1; Table 3
+# "Front + Basic"), Sec. 5's fine-tuning stage: the schedule of its base config; the
+# identity-initialised module is trained end to end with the front end (see repro.models.dilation
+# for this deviation).
+_base_ = './dilation-frontend_vgg16_1xb14-50k_voc12aug-504x504.py'
+model = dict(decode_head=dict(context='basic'))
