@@ -298,13 +298,13 @@ def bench_confusion(data) -> tuple[dict, dict, dict]:
     ]
     metric_t = interleaved(metric_scorers, data)
 
-    ours_miou = fn_t["results"][0]
+    ours_miou = float(fn_t["results"][0])
 
     def rows_of(t, exact_col=True):
         rows = []
         for j, name in enumerate(t["names"]):
             cpu, wall = np.median(t["cpu"][:, j]), np.median(t["wall"][:, j])
-            miou = t["results"][j]
+            miou = float(t["results"][j])
             rows.append([
                 name,
                 round(mpix / cpu, 1),
@@ -373,7 +373,7 @@ def bench_confusion(data) -> tuple[dict, dict, dict]:
             "ConfusionMatrixMetric.process also checks every sample's shape against ori_shape "
             "and the label values (the path every config of the project uses).",
             "mmseg's evaluate() rounds mIoU to 2 decimals (hence its abs. diff.); the exact "
-            "comparison is in the table of per-image functions above.",
+            "comparison is in the table of per-image functions below.",
         ],
     }
     return fn_table, metric_table, dict(function=fn_speedup, metric=metric_speedup)
@@ -536,6 +536,13 @@ def machine() -> str:
     )
 
 
+def _plain(v):
+    """numpy scalars (e.g. mmseg's float32 mIoU) as Python numbers for JSON."""
+    if hasattr(v, "item"):
+        return v.item()
+    raise TypeError(f"{type(v).__name__} is not JSON serialisable")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1449, help="number of image pairs (VOC val: 1449)")
@@ -580,7 +587,8 @@ def main(argv=None) -> int:
     if not args.no_write:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"tables": tables}, indent=1) + "\n")
+        text = json.dumps({"tables": tables}, indent=1, default=_plain)
+        out.write_text(text + "\n")
         print(f"written: {out}")
     return 0
 

@@ -675,8 +675,11 @@ class _Replay:
 
     @property
     def cost(self) -> float:
-        """CRF seconds the evaluated pairs cost (needs ``seconds``)."""
-        return float((self.done.sum(1) * self.point_seconds).sum())
+        """CRF seconds the evaluated pairs cost (needs ``seconds``: per point, or per pair)."""
+        sec = np.asarray(self.point_seconds)
+        if sec.ndim == 2:
+            return float((self.done * sec).sum())
+        return float((self.done.sum(1) * sec).sum())
 
 
 def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
@@ -687,7 +690,8 @@ def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
     ``bootstrap=True``, drawn with replacement (a different held-out set, hence a different
     mIoU landscape). Returns ``best`` (point index), ``miou`` (its mIoU on the replayed images),
     ``optimum`` (the exhaustive optimum there), ``gap``, ``evaluations`` and, given ``seconds``
-    (mean CRF seconds per point), ``cost``.
+    (CRF seconds: (P,) mean per point, or (P, N) per pair), ``cost``: the seconds of the calls
+    the search made.
     """
     grid = parse_grid(grid)
     shape = tuple(len(v) for v in grid.values())
@@ -696,6 +700,8 @@ def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
     n = pairs.shape[1]
     idx = rng.choice(n, n, replace=True) if bootstrap else rng.permutation(n)
     data = pairs[:, idx]
+    if seconds is not None and np.ndim(seconds) == 2:
+        seconds = np.asarray(seconds)[:, idx]
     ev = _Replay(data, seconds)
     best, rungs = _run_strategy(ev, strategy, shape, seed, opts, grid_points(grid))
     totals = data.sum(1)
