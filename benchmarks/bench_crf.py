@@ -318,6 +318,8 @@ def main(argv=None) -> int:
                     help="also run the fast search for real on the stored dataset")
     ap.add_argument("--skip-speed", action="store_true",
                     help="keep the speed table of --out, redo only the cross-validation")
+    ap.add_argument("--skip-cv", action="store_true",
+                    help="keep the cross-validation tables of --out, redo only the speed table")
     ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "crf.json"))
     args = ap.parse_args(argv)
     argv_text = " ".join(argv if argv is not None else sys.argv[1:])
@@ -331,6 +333,11 @@ def main(argv=None) -> int:
                    if t["title"].startswith("Dense CRF, seconds")]
     else:
         tables.append(dict(speed_table(args.speed_images, args.repeats), **stamp))
+    if args.skip_cv:
+        kept = json.loads(out.read_text())["tables"] if out.exists() else []
+        tables += [t for t in kept if not t["title"].startswith("Dense CRF, seconds")]
+        _write(out, tables)
+        return 0
     root = ref_mod.cache_dir()
     ref_mod.write_dataset(root)
     ref = ref_mod.load_store(args.store, root)
@@ -348,6 +355,11 @@ def main(argv=None) -> int:
                                  f"{rp['evaluations']}: the store does not match the search.")
     for t in cv_tables(ref, args.replays, live):
         tables.append(dict(t, **stamp))
+    _write(out, tables)
+    return 0
+
+
+def _write(out: Path, tables: list[dict]) -> None:
     order = ("title", "command", "machine", "date", "columns", "rows", "notes")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"tables": [{k: t[k] for k in order} for t in tables]},
@@ -359,7 +371,6 @@ def main(argv=None) -> int:
             print("  ", r)
         for note in t["notes"]:
             print("   -", note)
-    return 0
 
 
 def _no_crf_matrix(root: Path) -> np.ndarray:

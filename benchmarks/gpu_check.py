@@ -555,8 +555,12 @@ def machine() -> dict:
                 cpu = line.split(":", 1)[1].strip()
                 break
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
+    gpu_memory = [round(p.total_memory / 2**30, 1) for p in props]
+    capability = [f"{p.major}.{p.minor}" for p in props]
     return dict(
-        gpus=gpus, cpu=cpu, cpus=os.cpu_count(), python=platform.python_version(),
+        gpus=gpus, gpu_memory_gib=gpu_memory, compute_capability=capability, cpu=cpu,
+        cpus=os.cpu_count(), python=platform.python_version(),
         torch=torch.__version__, cuda=torch.version.cuda,
         cudnn=torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         tf32_matmul=torch.backends.cuda.matmul.allow_tf32,
