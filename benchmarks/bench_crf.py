@@ -1,52 +1,69 @@
-"""Dense-CRF benchmarks: seconds per VOC-size image (pydensecrf, PyTorch mean-field) and the
-exhaustive vs fast DeepLab cross-validation (wall time, CRF calls, mIoU of the pick).
+"""Dense-CRF benchmarks: seconds per VOC-size image (pydensecrf vs the PyTorch mean-field,
+interleaved) and DeepLab's CRF cross-validation at VOC size (exhaustive, coarse-to-fine, fast).
 
-    python benchmarks/bench_crf.py                 # writes results/bench/crf.json (~25 min here)
-    python benchmarks/bench_crf.py --cv-images 20 --out /tmp/crf.json   # quick look
+    nice -n 19 python benchmarks/crf_reference.py   # once: the exhaustive reference (hours)
+    nice -n 15 python benchmarks/bench_crf.py       # minutes: writes results/bench/crf.json
+    nice -n 15 python benchmarks/bench_crf.py --live   # + a live fast search per grid (~1 h)
 
-Speed: a 500x375 photograph (scikit-image's ``chelsea``, scaled and centre-cropped) with
-synthetic 21-class unaries (smooth random logits), Gaussian sxy 3 compat 3 + bilateral sxy 80
-srgb 13 compat 10, 10 iterations; median of repeated runs; one thread for pydensecrf and the
-CPU torch path; CUDA when ``torch.cuda.is_available()``.
+Speed: 500x375 images -- a photograph (scikit-image's ``chelsea``, scaled and centre-cropped)
+with synthetic smooth 21-class unaries, and synthetic scenes with stride-8 network-like
+probabilities (``repro.crf.synthetic``) -- Gaussian sxy 3 compat 3 + bilateral sxy 80 srgb 13
+compat 10, 10 iterations. pydensecrf and the PyTorch port (``repro.crf.meanfield``, one
+thread) are called one after the other on every image, in alternating order, ``--repeats``
+times; each call is timed in CPU time (``time.process_time``) and wall time, and the ratio is
+taken per image (so load drift between images cancels). The CUDA row is added on a GPU machine
+(``benchmarks/gpu_check.py`` measures that one).
 
-Cross-validation: the exhaustive search over DeepLab's v2 grid (128 points) on 100 VOC-size
-images is 12,800 pydensecrf calls, 2-4 hours on a core, too long for these shared 2-core
-machines. So both searches run on 100 synthetic images at a reduced size (``--cv-size``, default
-72x96; ``repro.crf.synthetic``: textured objects, a void band, stride-8 noisy network
-probabilities), the exhaustive one as the sequential reference loop of pydensecrf calls. The
-exhaustive run keeps every (point, image) confusion matrix, so the fast search is also replayed
-over many random image orders (``repro.crf.cv.replay``) to measure how often it lands within 0.1
-mIoU of the optimum, not only for the one order timed.
+Cross-validation: ``benchmarks/crf_reference.py`` scores every point of DeepLab's v1 (96
+points) and v2 (128) grids on 100 synthetic VOC-size images and stores every (point, image)
+confusion matrix with the CPU seconds of its pydensecrf call and its inputs' fingerprint
+(``results/bench/crf_cv_reference.npz``). This script replays each search strategy on those
+matrices (``repro.crf.cv.replay``): exactly the calls a live search makes and exactly its
+scores, without new CRF calls, and its CRF time as the sum of the measured CPU seconds of the
+calls it makes. It also replays the searches on 100 bootstrap resamples of the images (other
+held-out sets, other mIoU landscapes), each against its own exhaustive optimum. ``--live`` runs
+the fast search for real on the stored dataset and checks it picks what the replay picks.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import sys
-import tempfile
-import time
-from datetime import UTC, datetime
-from pathlib import Path
 
-import cv2
-import numpy as np
-import torch
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import crf_reference as ref_mod  # noqa: E402
 from repro.crf import cv as crf_cv  # noqa: E402
 from repro.crf.dense import CRFParams, available_cpus, crf_inference  # noqa: E402
 from repro.crf.meanfield import dense_crf_torch  # noqa: E402
-from repro.crf.synthetic import make_dataset  # noqa: E402
+from repro.crf.synthetic import make_scene, network_probs  # noqa: E402
 
 H, W, C = 375, 500, 21
 SPEED_PARAMS = CRFParams(w1=10, sigma_alpha=80, sigma_beta=13, w2=3, sigma_gamma=3, iterations=10)
+STRATEGIES = ("exhaustive", "coarse_to_fine", "fast")
+GOAL_GAP, GOAL_OK, GOAL_CALLS = 0.1, 98, 5.0
 
 
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# ------------------------------------------------------------------------------------ speed
 def photo() -> np.ndarray:
     from skimage import data
 
@@ -65,180 +82,214 @@ def smooth_probs(seed: int = 0) -> np.ndarray:
     return (p / p.sum(0)).astype(np.float32)
 
 
-def median_time(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), out
+def speed_images(n_synthetic: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, probs (C, H, W) float32, image (H, W, 3) uint8) at VOC size."""
+    out = [("the chelsea photograph (smooth random unaries)", smooth_probs(), photo())]
+    rng = np.random.default_rng(0)
+    for i in range(n_synthetic):
+        image, label = make_scene(rng, H, W, C)
+        out.append((f"synthetic scene {i}", network_probs(rng, label, C, **ref_mod.PROBS_KW),
+                    image))
+    return out
 
 
-def speed_table(repeats: int) -> dict:
-    load0 = os.getloadavg()[0]
-    image, probs = photo(), smooth_probs()
-    prm = SPEED_PARAMS
+def speed_table(n_synthetic: int, repeats: int) -> dict:
     torch.set_num_threads(1)
-    t_ref, q_ref = median_time(lambda: crf_inference(probs, image, prm), repeats)
-    lab_ref = q_ref.argmax(0)
+    prm = SPEED_PARAMS
+    images = speed_images(n_synthetic)
 
-    def run_torch(device):
-        p = torch.from_numpy(probs).to(device)
-        im = torch.from_numpy(image).permute(2, 0, 1).to(device)
+    def run_torch(probs, image):
+        with torch.no_grad():
+            img = torch.from_numpy(image).permute(2, 0, 1)
+            return dense_crf_torch(torch.from_numpy(probs), img, prm.w1, prm.sigma_alpha,
+                                   prm.sigma_beta, prm.w2, prm.sigma_gamma,
+                                   prm.iterations).numpy()
 
-        def fn():
-            with torch.no_grad():
-                q = dense_crf_torch(p, im, prm.w1, prm.sigma_alpha, prm.sigma_beta, prm.w2,
-                                    prm.sigma_gamma, prm.iterations)
-            if device != "cpu":
-                torch.cuda.synchronize()
-            return q.cpu().numpy()
+    def run_ref(probs, image):
+        return crf_inference(probs, image, prm)
 
-        fn()  # warm-up (allocator, CUDA context)
-        return median_time(fn, repeats)
+    run_torch(*images[0][1:])  # warm-up (allocator, sparse kernels)
+    impls = (("ref", run_ref), ("torch", run_torch))
+    cpu = {k: np.zeros((repeats, len(images))) for k, _ in impls}
+    wall = {k: np.zeros((repeats, len(images))) for k, _ in impls}
+    diff, dq = np.zeros(len(images)), np.zeros(len(images))
+    loads = [load1()]
+    for r in range(repeats):
+        for i, (_, probs, image) in enumerate(images):
+            order = impls if (i + r) % 2 == 0 else impls[::-1]
+            q = {}
+            for key, fn in order:
+                c0, w0 = time.process_time(), time.perf_counter()
+                q[key] = fn(probs, image)
+                wall[key][r, i] = time.perf_counter() - w0
+                cpu[key][r, i] = time.process_time() - c0
+            diff[i] = 100 * float((q["torch"].argmax(0) != q["ref"].argmax(0)).mean())
+            dq[i] = float(np.abs(q["torch"] - q["ref"]).max())
+        loads.append(load1())
+    changed = np.mean([100 * float((crf_inference(p, im, prm).argmax(0) != p.argmax(0)).mean())
+                       for _, p, im in images[:2]])
 
-    rows = [["pydensecrf2 (C++ permutohedral, SSE)", "CPU, 1 thread", round(t_ref, 3), 1.0, 0.0,
-             0.0]]
-    t_cpu, q_cpu = run_torch("cpu")
-    diff = 100 * float((q_cpu.argmax(0) != lab_ref).mean())
-    rows.append(["repro.crf.meanfield (PyTorch port)", "CPU, 1 thread", round(t_cpu, 3),
-                 round(t_cpu / t_ref, 2), round(diff, 4), float(np.abs(q_cpu - q_ref).max())])
-    notes = [
-        f"Load average (1 min) of this shared 2-CPU machine: {load0:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after: with other jobs running, both rows slow down alike "
-        "(pydensecrf measured ~0.48 s on an idle core, see shared/notes/environment.md).",
-        "500x375 photograph (skimage chelsea), 21 labels, synthetic smooth unaries; Gaussian sxy 3 "
-        "compat 3 + bilateral sxy 80 srgb 13 compat 10, 10 mean-field iterations; median of "
-        f"{repeats} runs, lattice construction included.",
-        f"The CRF changes {100 * float((lab_ref != probs.argmax(0)).mean()):.1f} % of the labels "
-        "here; 'label diff.' = pixels whose arg-max differs from pydensecrf.",
+    def ratio(d):  # per image: median over repeats of torch / ref, then median over images
+        per_image = np.median(d["torch"] / d["ref"], axis=0)
+        return f"{np.median(per_image):.2f} ({per_image.min():.2f}-{per_image.max():.2f})"
+
+    rows = [
+        ["pydensecrf2 (C++ permutohedral, SSE)", "CPU, 1 thread",
+         round(float(np.median(cpu["ref"])), 3), round(float(np.median(wall["ref"])), 3),
+         "1.00", "1.00", 0.0, 0.0, 0.0],
+        ["repro.crf.meanfield (PyTorch port)", "CPU, 1 thread",
+         round(float(np.median(cpu["torch"])), 3), round(float(np.median(wall["torch"])), 3),
+         ratio(cpu), ratio(wall), round(float(diff.mean()), 4), round(float(diff.max()), 4),
+         float(dq.max())],
     ]
-    if torch.cuda.is_available():
-        t_gpu, q_gpu = run_torch("cuda")
-        rows.append(["repro.crf.meanfield (PyTorch port)", torch.cuda.get_device_name(0),
-                     round(t_gpu, 4), round(t_gpu / t_ref, 3),
-                     round(100 * float((q_gpu.argmax(0) != lab_ref).mean()), 4),
-                     float(np.abs(q_gpu - q_ref).max())])
-    else:
-        notes.append("No GPU on this machine: the CUDA row is missing (the code is device-agnostic;"
-                     " run this script on a GPU machine to add it).")
+    notes = [
+        f"{len(images)} images of 500x375: {images[0][0]} and {len(images) - 1} synthetic "
+        "scenes with stride-8 network-like probabilities (repro.crf.synthetic, seed 0); 21 "
+        "labels; Gaussian sxy 3 compat "
+        "3 + bilateral sxy 80 srgb 13 compat 10, 10 mean-field iterations; lattice construction "
+        "included.",
+        f"Interleaved: on every image the two implementations run one after the other, the "
+        f"order alternating between images and repeats ({repeats} repeats); s / image = median "
+        "over all calls; 'x pydensecrf' = torch time / pydensecrf time on the same image "
+        "(median over repeats), median (min-max) over the images.",
+        "1-minute load average of the shared machine before the first repeat and after each: "
+        + ", ".join(f"{v:.1f}" for v in loads) + ".",
+        f"The CRF changes {changed:.1f} % of the labels of the first two images; 'label diff.' "
+        "= pixels whose arg-max differs from pydensecrf's (mean and max over the images).",
+        "The CUDA figures are measured by benchmarks/gpu_check.py on a GPU machine "
+        "(results/bench/gpu.json when one was available).",
+    ]
     return dict(
-        title="Dense CRF, seconds per 500x375 image",
-        columns=["implementation", "device", "s / image", "x pydensecrf", "label diff. %",
-                 "max |dQ|"],
+        title="Dense CRF, seconds per 500x375 image (interleaved, same images)",
+        columns=["implementation", "device", "CPU s / image", "wall s / image",
+                 "x pydensecrf (CPU)", "x pydensecrf (wall)", "label diff. % (mean)",
+                 "label diff. % (max)", "max |dQ|"],
         rows=rows, notes=notes,
     )
 
 
-def write_dataset(root: Path, n: int, h: int, w: int, seed: int) -> Path:
-    from PIL import Image
-
-    (root / "img").mkdir(parents=True, exist_ok=True)
-    items = []
-    for name, p, img, lab in make_dataset(n, h, w, seed=seed, scale=4.0, noise=1.5):
-        ip, lp = root / "img" / f"{name}.png", root / "img" / f"{name}_gt.png"
-        Image.fromarray(img).save(ip)
-        Image.fromarray(lab).save(lp)
-        items.append((name, p, str(ip), str(lp)))
-    crf_cv.save_probabilities(root, items)
-    return root
+# --------------------------------------------------------------------------- cross-validation
+def _name(point: dict) -> str:
+    return "w1={:g} sa={:g} sb={:g}".format(point["w1"], point["sigma_alpha"],
+                                             point["sigma_beta"])
 
 
-def cv_tables(n: int, h: int, w: int, seed: int, replays: int,
-              workers: int | None) -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        d = write_dataset(Path(tmp), n, h, w, seed)
-        loads = [os.getloadavg()[0]]
-        ex = crf_cv.search(d, grid="v2", strategy="exhaustive", workers=1, keep_pairs=True,
-                           progress=False)
-        loads.append(os.getloadavg()[0])
-        fast = crf_cv.search(d, grid="v2", strategy="fast", workers=workers, progress=False)
-        loads.append(os.getloadavg()[0])
-        fast1 = crf_cv.search(d, grid="v2", strategy="fast", workers=1, progress=False)
-        loads.append(os.getloadavg()[0])
-    pairs = ex.pop("pair_confusions")
-    key = ("w1", "sigma_alpha", "sigma_beta")
-    ex_miou = {tuple(p[k] for k in key): p["miou"] for p in ex["points"]}
-    opt = ex["best_miou"]
-    n_pts = len(ex["points"])
-    point_seconds = _point_seconds(ex, pairs.shape[1])
-
-    def row(name, r):
-        pick = tuple(r["best"][k] for k in key)
-        m = ex_miou[pick]
-        return [name, r["workers"], r["evaluations"], round(r["crf_seconds"], 1),
-                round(r["wall_time_s"], 1), round(ex["wall_time_s"] / r["wall_time_s"], 1),
-                "w1={:g} sa={:g} sb={:g}".format(*pick), round(m, 3), round(opt - m, 3)]
-
-    live = dict(
-        title=f"DeepLab CRF cross-validation, v2 grid, {n} images: exhaustive vs fast",
-        columns=["strategy", "workers", "CRF calls", "CRF s", "wall s", "speed-up", "picked",
-                 "mIoU of pick", "gap to optimum"],
-        rows=[row("exhaustive (sequential reference)", ex), row("fast (process pool)", fast),
-              row("fast (1 worker)", fast1)],
+def cv_tables(ref: dict, replays: int, live: dict | None) -> list[dict]:
+    tables = []
+    rel_rows = []
+    n_images = ref["pairs"].shape[1]
+    hh, ww = ref["dataset"]["size"]
+    for grid in ("v1", "v2"):
+        pairs, cpu, wall = ref_mod.grid_view(ref, grid)
+        points = crf_cv.grid_points(crf_cv.parse_grid(grid))
+        P, N = pairs.shape[:2]
+        scores = np.array([crf_cv._miou(m) for m in pairs.sum(1)])
+        opt = float(scores.max())
+        base = {s: crf_cv.replay(pairs, grid, s, seconds=cpu, seed=0) for s in STRATEGIES}
+        c2f_calls = base["coarse_to_fine"]["evaluations"]
+        rows = []
+        for s in STRATEGIES:
+            r = base[s]
+            rows.append([
+                s, r["evaluations"], round(100 * r["evaluations"] / (P * N), 1),
+                round(c2f_calls / r["evaluations"], 2), round(r["cost"] / 3600, 2),
+                _name(points[r["best"]]), round(r["miou"], 3), round(r["gap"], 3),
+            ])
+        if live and grid in live:
+            lv = live[grid]
+            rows.append([
+                "fast, live run (1 process)", lv["evaluations"],
+                round(100 * lv["evaluations"] / (P * N), 1),
+                round(c2f_calls / lv["evaluations"], 2), round(lv["cpu_s"] / 3600, 2),
+                _name(lv["best"]), round(lv["best_miou"], 3), round(opt - lv["best_miou"], 3),
+            ])
+        no_crf = crf_cv._miou(ref["base"]) if "base" in ref else None
+        tables.append(dict(
+            title=f"DeepLab CRF cross-validation, {grid} grid ({P} points), {N} images of "
+                  f"{ww}x{hh}: exhaustive, coarse-to-fine, fast",
+            columns=["strategy", "CRF calls", "% of exhaustive", "x fewer calls than "
+                     "coarse-to-fine", "CRF CPU hours", "picked", "mIoU of pick",
+                     "gap to optimum"],
+            rows=rows,
+            notes=[n for n in [
+                f"{N} synthetic {ww}x{hh} images (repro.crf.synthetic, seed 0, scale 4, noise "
+                f"1.5: stride-8 network-like probabilities); exhaustive optimum {opt:.3f} mIoU "
+                f"at {_name(points[int(scores.argmax())])}"
+                + (f"; without CRF {no_crf:.2f}." if no_crf is not None else "."),
+                "Replayed on the stored confusion matrices of every (point, image) "
+                "(results/bench/crf_cv_reference.npz, from benchmarks/crf_reference.py): the "
+                "calls and scores of a live search, no new CRF call. CRF CPU hours = the sum of "
+                "the measured CPU seconds of the pydensecrf calls the strategy makes (one "
+                "thread); a live search adds loading and, with a pool, runs them on several "
+                "cores.",
+                f"Measuring the reference took {cpu.sum() / 3600:.2f} CPU hours "
+                f"({wall.sum() / 3600:.2f} wall hours of the calls, niced on the shared "
+                "2-core machine) for this grid's points.",
+                "gap = exhaustive optimum minus the pick's mIoU on all images (goal for fast: "
+                f"<= {GOAL_GAP}); 'x fewer calls' = coarse-to-fine's calls / this strategy's "
+                f"(goal for fast: >= {GOAL_CALLS:g}).",
+                ("live run: repro.crf.cv.search(strategy='fast', workers=1) on the stored "
+                 "dataset; its pick and calls must equal the replay's (checked), its CRF CPU "
+                 "time is measured anew." if live and grid in live else None),
+            ] if n],
+        ))
+        # reliability over resampled image sets
+        for s in STRATEGIES[1:] + ("halving",):
+            res = [crf_cv.replay(pairs, grid, s, seed=k, seconds=cpu, bootstrap=True)
+                   for k in range(replays)]
+            gaps = np.array([r["gap"] for r in res])
+            calls = np.array([r["evaluations"] for r in res])
+            c2f = np.array([crf_cv.replay(pairs, grid, "coarse_to_fine", seed=k, seconds=cpu,
+                                          bootstrap=True)["evaluations"] for k in range(replays)])
+            ok = int((gaps <= GOAL_GAP + 1e-9).sum())
+            fewer = float(np.median(c2f / calls))
+            if s == "fast":
+                verdict = ("met" if ok >= GOAL_OK * replays / 100 and fewer >= GOAL_CALLS
+                           else "NOT met")
+            else:
+                verdict = "-"
+            rungs = res[0]["rungs"]
+            label = s if s != "halving" else (
+                "halving (images per rung: " + ", ".join(str(r["n_images"]) for r in rungs)
+                + ")")
+            rel_rows.append([grid, label, f"{ok}/{replays}", round(float(np.median(gaps)), 3),
+                             round(float(gaps.max()), 3),
+                             round(float(100 * calls.mean() / (P * N)), 1),
+                             round(fewer, 2), verdict])
+    tables.append(dict(
+        title=f"CRF cross-validation strategies on {replays} resampled image sets",
+        columns=["grid", "strategy", f"gap <= {GOAL_GAP}", "median gap", "max gap",
+                 "CRF calls % of exhaustive", "x fewer calls than coarse-to-fine (median)",
+                 "goal"],
+        rows=rel_rows,
         notes=[
-            f"{n} synthetic images of {w}x{h} (reduced from VOC's 500x375 so that the exhaustive "
-            "reference finishes in minutes on this shared machine), 21 classes, DeepLab v2 grid "
-            f"({n_pts} points); no CRF {ex['no_crf_miou']:.2f} mIoU, exhaustive optimum "
-            f"{opt:.3f} at { {k: ex['best'][k] for k in key} }.",
-            "mIoU of a pick = its mIoU on all images (one confusion matrix over the images); "
-            "'gap' = exhaustive optimum minus that (goal: <= 0.1); speed-up = exhaustive wall "
-            "time / this wall time (goal: >= 10); 'CRF s' = summed time inside pydensecrf "
-            "calls (all workers).",
-            "Load average (1 min) of the shared 2-CPU machine at the start of the exhaustive, "
-            "fast (pool) and fast (1 worker) runs and at the end: "
-            + ", ".join(f"{v:.1f}" for v in loads) + ". Wall times of runs made at different "
-            "loads are not strictly comparable; the load-independent measure is the CRF-time "
-            "share in the replay table below.",
-            f"fast = opportunistic pattern search from the grid centre (+-1 step per axis, "
-            f"cheapest poll first, exact scores on all images); process pool of "
-            f"{fast['workers']} workers on {available_cpus()} CPUs "
-            "shared with other users (load average at the end "
-            f"{os.getloadavg()[0]:.1f}): the pool's share of the speed-up depends on that load; "
-            "'fast (1 worker)' isolates the search's own share.",
-            "At 500x375 a call costs ~10x more (0.5-1.4 s) while the per-task overheads (fork, "
-            "reading one .npz) stay the same, so the speed-up there is at least this one for "
-            "the same number of free cores.",
+            f"Each resampled set draws {n_images} of the {n_images} stored images with "
+            "replacement (bootstrap; seeds 0..{}): another held-out set with another mIoU "
+            "landscape; every strategy is replayed on it and compared with that set's own "
+            "exhaustive optimum.".format(replays - 1),
+            f"Goal for fast: gap <= {GOAL_GAP} mIoU in >= {GOAL_OK}/100 sets and >= "
+            f"{GOAL_CALLS:g}x fewer CRF calls than coarse-to-fine.",
+            "halving = successive halving over nested random image subsets (the rungs "
+            "listed), for comparison: cheap but unreliable, because on a few images mIoU is "
+            "decided by the few classes present.",
         ],
-    )
-    total = float(point_seconds.sum() * pairs.shape[1])
-    rows = []
-    for strategy in ("fast", "coarse_to_fine", "halving"):
-        res = {b: [crf_cv.replay(pairs, "v2", strategy, seed=s, seconds=point_seconds,
-                                 bootstrap=b) for s in range(replays)] for b in (False, True)}
-        calls = np.mean([r["evaluations"] for r in res[False]]) / (n_pts * n)
-        cost = np.mean([r["cost"] for r in res[False]]) / total
-        ok = {b: sum(r["gap"] <= 0.1 + 1e-9 for r in rs) for b, rs in res.items()}
-        worst = max(r["gap"] for rs in res.values() for r in rs)
-        rows.append([strategy, round(100 * float(calls), 1), round(100 * float(cost), 1),
-                     f"{ok[False]}/{replays}", f"{ok[True]}/{replays}", round(float(worst), 3)])
-    rel = dict(
-        title="CRF cross-validation strategies replayed on the stored confusion matrices",
-        columns=["strategy", "CRF calls % of exhaustive", "CRF time % of exhaustive",
-                 "gap <= 0.1 (image orders)", "gap <= 0.1 (bootstrap sets)", "max gap"],
-        rows=rows,
-        notes=[
-            "The exhaustive run above keeps every (point, image) confusion matrix; "
-            "repro.crf.cv.replay re-runs a strategy on them in milliseconds. 'image orders': "
-            f"{replays} random permutations of the {n} images (only 'halving' depends on it); "
-            f"'bootstrap sets': {replays} resamples of the images with replacement, i.e. other "
-            "held-out sets with other mIoU landscapes, each against its own exhaustive optimum.",
-            "CRF time weights each call by the measured mean time of its grid point (narrow "
-            "kernels cost more).",
-            "halving = successive halving over nested image subsets (8, 25, 100 images; 1/8 of "
-            "the points survive a rung, at least 4): cheap but unreliable here, because on a few "
-            "images mIoU is decided by the few classes present.",
-        ],
-    )
-    return [live, rel]
+    ))
+    return tables
 
 
-def _point_seconds(ex: dict, n_images: int) -> np.ndarray:
-    """Measured mean seconds per CRF call of each grid point (exhaustive run, grid order)."""
-    return np.array([p["seconds_per_image"] for p in ex["points"]])
+def live_fast(root: Path, grids=("v1", "v2")) -> dict:
+    """The fast search for real (one process) on the stored dataset, per grid."""
+    out = {}
+    for grid in grids:
+        c0, w0 = time.process_time(), time.perf_counter()
+        r = crf_cv.search(root, grid=grid, strategy="fast", workers=1, progress=False)
+        out[grid] = dict(best=r["best"], best_miou=r["best_miou"], evaluations=r["evaluations"],
+                         cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - w0,
+                         crf_s=r["crf_seconds"])
+    return out
 
 
-def machine(workers: int) -> str:
+def machine() -> str:
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -247,52 +298,72 @@ def machine(workers: int) -> str:
                 break
     except OSError:
         pass
-    import pydensecrf
+    from importlib.metadata import version
 
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"{cpu}, {available_cpus()} CPUs (speed: 1 thread; CV pool: {workers} workers), {gpu}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
-        f"pydensecrf2 ({Path(pydensecrf.__file__).parent.name})"
+        f"{cpu}, {available_cpus()} CPUs (1 thread used), no GPU, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"pydensecrf2 {version('pydensecrf2')}"
     )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5, help="runs per speed measurement")
-    ap.add_argument("--cv-images", type=int, default=100)
-    ap.add_argument("--cv-size", default="72x96", help="HxW of the synthetic CV images")
-    ap.add_argument("--seed", type=int, default=0, help="synthetic dataset seed")
-    ap.add_argument("--replays", type=int, default=100, help="image orders / resamples replayed")
-    ap.add_argument("--workers", type=int, default=None, help="fast-search pool size")
+    ap.add_argument("--repeats", type=int, default=3, help="passes over the speed images")
+    ap.add_argument("--speed-images", type=int, default=5,
+                    help="synthetic VOC-size scenes besides the photograph (speed table)")
+    ap.add_argument("--replays", type=int, default=100, help="resampled image sets")
+    ap.add_argument("--store", type=Path, default=ref_mod.STORE)
+    ap.add_argument("--live", action="store_true",
+                    help="also run the fast search for real on the stored dataset")
     ap.add_argument("--skip-speed", action="store_true",
-                    help="keep the speed table of --out, measure only the cross-validation")
+                    help="keep the speed table of --out, redo only the cross-validation")
     ap.add_argument("--skip-cv", action="store_true",
-                    help="keep the cross-validation tables of --out, measure only the speed")
+                    help="keep the cross-validation tables of --out, redo only the speed table")
     ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "crf.json"))
     args = ap.parse_args(argv)
-    h, w = (int(v) for v in args.cv_size.lower().split("x"))
-    command = "python benchmarks/bench_crf.py" + ("" if argv is None else " " + " ".join(argv))
-    if argv is None and len(sys.argv) > 1:
-        command = "python benchmarks/bench_crf.py " + " ".join(sys.argv[1:])
-    stamp = dict(command=command, machine=machine(args.workers or available_cpus()),
+    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
+    command = ("nice -n 15 python benchmarks/bench_crf.py " + argv_text).strip()
+    stamp = dict(command=command, machine=machine(),
                  date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
-    tables = []
-    if not args.skip_speed:
-        tables.append(dict(speed_table(args.repeats), **stamp))
-    if not args.skip_cv:
-        for t in cv_tables(args.cv_images, h, w, args.seed, args.replays, args.workers):
-            tables.append(dict(t, **stamp))
-    order = ("title", "command", "machine", "date", "columns", "rows", "notes")
     out = Path(args.out)
-    if (args.skip_speed or args.skip_cv) and out.exists():  # keep the tables not re-measured
-        kept = json.loads(out.read_text())["tables"]
-        speed = [t for t in kept if t["title"].startswith("Dense CRF, seconds")]
-        other = [t for t in kept if not t["title"].startswith("Dense CRF, seconds")]
-        tables = (speed if args.skip_speed else tables[:1]) + (
-            other if args.skip_cv else tables[(0 if args.skip_speed else 1):])
+    tables = []
+    if args.skip_speed and out.exists():
+        tables += [t for t in json.loads(out.read_text())["tables"]
+                   if t["title"].startswith("Dense CRF, seconds")]
+    else:
+        tables.append(dict(speed_table(args.speed_images, args.repeats), **stamp))
+    if args.skip_cv:
+        kept = json.loads(out.read_text())["tables"] if out.exists() else []
+        tables += [t for t in kept if not t["title"].startswith("Dense CRF, seconds")]
+        _write(out, tables)
+        return 0
+    root = ref_mod.cache_dir()
+    ref_mod.write_dataset(root)
+    ref = ref_mod.load_store(args.store, root)
+    ref["base"] = _no_crf_matrix(root)
+    live = None
+    if args.live:
+        live = live_fast(root)
+        for grid, lv in live.items():
+            pairs, cpu, _ = ref_mod.grid_view(ref, grid)
+            rp = crf_cv.replay(pairs, grid, "fast", seconds=cpu)
+            pts = crf_cv.grid_points(crf_cv.parse_grid(grid))
+            if pts[rp["best"]] != lv["best"] or rp["evaluations"] != lv["evaluations"]:
+                raise SystemExit(f"The live fast search on {grid} picked {lv['best']} with "
+                                 f"{lv['evaluations']} calls, the replay {pts[rp['best']]} with "
+                                 f"{rp['evaluations']}: the store does not match the search.")
+    for t in cv_tables(ref, args.replays, live):
+        tables.append(dict(t, **stamp))
+    _write(out, tables)
+    return 0
+
+
+def _write(out: Path, tables: list[dict]) -> None:
+    order = ("title", "command", "machine", "date", "columns", "rows", "notes")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"tables": [{k: t[k] for k in order} for t in tables]}, indent=1))
+    out.write_text(json.dumps({"tables": [{k: t[k] for k in order} for t in tables]},
+                              indent=1) + "\n")
     print(f"wrote {out}")
     for t in tables:
         print(t["title"])
@@ -300,7 +371,16 @@ def main(argv=None) -> int:
             print("  ", r)
         for note in t["notes"]:
             print("   -", note)
-    return 0
+
+
+def _no_crf_matrix(root: Path) -> np.ndarray:
+    """Confusion matrix of the network's arg-max (no CRF) over the stored images."""
+    man = crf_cv.load_manifest(root)
+    total = np.zeros((C, C), np.int64)
+    for entry in man["items"]:
+        probs, _, label = crf_cv._load(str(root), entry)
+        total += crf_cv._confusion(probs.argmax(0).astype(np.uint8), label, C)
+    return total
 
 
 if __name__ == "__main__":

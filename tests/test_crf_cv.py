@@ -174,3 +174,34 @@ def test_two_process_gloo_equals_one_process(tmp_path):
         assert timeless == expected, (
             "Every evaluated point's mIoU must equal the 1-process value on every rank."
         )
+
+
+# ------------------------------------------------------------------ the fast search's moves
+def _landscape(values: np.ndarray) -> np.ndarray:
+    """Stored (P, 1, 2, 2) confusion matrices whose mIoU increases with ``values`` (0..100)."""
+    pairs = np.zeros((values.size, 1, 2, 2), np.int64)
+    for p, t in enumerate(values.ravel()):
+        pairs[p, 0] = [[t, 100 - t], [0, 100]]  # IoU0 = t/100, IoU1 = 100/(200-t)
+    return pairs
+
+
+def test_fast_search_long_steps_and_final_box_escape_local_optima():
+    line = "w1=1:7,sigma_alpha=50,sigma_beta=5"  # 7 points, the search starts at w1=4
+    pairs = _landscape(np.array([10, 20, 30, 40, 35, 50, 60]))
+    short = replay(pairs, line, "fast", steps=(1,))
+    assert short["gap"] > 0, "With +-1 steps the search must stop at the bump w1=4 (local optimum)."
+    long = replay(pairs, line, "fast", steps=(2, 1))
+    assert long["gap"] == 0 and long["best"] == 6, (
+        "With steps (2, 1) the search must jump over the dip and reach the optimum at w1=7 (the "
+        "+2 step from w1=6 is clipped to the grid's edge)."
+    )
+    square = "w1=1:3,sigma_alpha=10:10:30,sigma_beta=5"  # 3 x 3, starts at the centre
+    values = np.array([[10, 20, 10], [40, 50, 40], [10, 40, 70]])
+    axis = replay(_landscape(values), square, "fast", steps=(1,), final_box=False)
+    box = replay(_landscape(values), square, "fast", steps=(1,), final_box=True)
+    assert axis["best"] == 4 and box["best"] == 8, (
+        "The axis search stops at the centre (all 4 axis neighbours are worse); final_box must "
+        "poll the diagonal neighbours and move to the corner (w1=3, sigma_alpha=30)."
+    )
+    with pytest.raises(ValueError, match="steps"):
+        replay(pairs, line, "fast", steps=(2, 0))

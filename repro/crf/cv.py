@@ -515,6 +515,9 @@ class _Evaluator:
 
 
 STRATEGIES = ("exhaustive", "fast", "coarse_to_fine", "halving")
+#: Defaults of the fast search (module docstring): compass steps, final 3^k-box poll.
+FAST_STEPS: tuple[int, ...] = (1,)
+FAST_FINAL_BOX = False
 
 
 def _rank(ev, ids: Iterable[int]) -> list[int]:
@@ -560,33 +563,65 @@ def _prior_cost(point: dict) -> float:
     return 1.0 / (point["sigma_alpha"] * point["sigma_beta"])
 
 
+def _moves(idx: int, shape: tuple[int, ...], step: int, box: bool) -> list[int]:
+    """Poll points of ``idx`` at distance ``step``: +-step along each axis (or every direction
+    of the 3^k box), clipped to the grid, so that a long step from near an edge still polls the
+    edge; the point itself and duplicates are dropped."""
+    multi = np.unravel_index(idx, shape)
+    if box:
+        deltas = [d for d in itertools.product((-1, 0, 1), repeat=len(shape)) if any(d)]
+    else:
+        deltas = [tuple(s if a == ax else 0 for a in range(len(shape)))
+                  for ax in range(len(shape)) for s in (-1, 1)]
+    out = []
+    for delta in deltas:
+        m = [min(max(a + step * b, 0), n - 1) for a, b, n in zip(multi, delta, shape)]
+        q = int(np.ravel_multi_index(m, shape))
+        if q != idx and q not in out:
+            out.append(q)
+    return out
+
+
 def _pattern_search(ev, shape: tuple[int, ...], start: int, image_ids: Sequence[int],
-                    box: bool, points: list[dict]) -> list[int]:
-    """Opportunistic pattern search: poll the neighbours of the current point one at a time
-    (scored on all images) and move to the first that beats it; stop when none does.
+                    box: bool, points: list[dict], steps: Sequence[int] = (1,),
+                    final_box: bool = False) -> list[int]:
+    """Opportunistic pattern (compass) search: poll the points at distance ``steps[0]`` from the
+    current point one at a time (scored on all images) and move to the first that beats it;
+    when none does, go on with the next, shorter step; stop when no point at the last step is
+    better. ``final_box``: then also poll the whole 3^k box (diagonal neighbours), resuming the
+    axis search after every improvement, until the point is a local optimum of its box.
 
     Polling order: the direction of the last successful move first (the surface is smooth, so
-    it often improves again), then the cheapest neighbours (widest kernels) first, then grid
+    it often improves again), then the cheapest points (widest kernels) first, then grid
     order. The order depends only on the grid, never on timings, so every run and every rank
     takes the same path. Returns the evaluated points."""
     cur, evaluated, last = start, {start}, None
     ev.run([start], image_ids)
 
     def direction(q: int) -> tuple:
-        return tuple(np.subtract(np.unravel_index(q, shape), np.unravel_index(cur, shape)))
+        d = np.subtract(np.unravel_index(q, shape), np.unravel_index(cur, shape))
+        return tuple(np.sign(d).tolist())
 
-    while True:
-        nbs = sorted(_neighbours(cur, shape, box),
-                     key=lambda q: (direction(q) != last, _prior_cost(points[q]), q))
-        for q in nbs:
+    def poll(candidates: list[int]) -> bool:
+        nonlocal cur, last
+        for q in sorted(candidates,
+                        key=lambda q: (direction(q) != last, _prior_cost(points[q]), q)):
             if q not in evaluated:
                 ev.run([q], image_ids)
                 evaluated.add(q)
             if (-ev.miou(q), q) < (-ev.miou(cur), cur):  # strictly better: no cycles
                 last, cur = direction(q), q
-                break
-        else:
-            return sorted(evaluated)
+                return True
+        return False
+
+    for step in steps:
+        while poll(_moves(cur, shape, int(step), box)):
+            pass
+    if final_box and not box:
+        while poll(_moves(cur, shape, 1, True)):
+            while poll(_moves(cur, shape, 1, False)):
+                pass
+    return sorted(evaluated)
 
 
 def _coarse_to_fine(ev, shape: tuple[int, ...], image_ids: Sequence[int]) -> list[int]:
@@ -610,14 +645,19 @@ def _rung_sizes(n: int, first: int, eta: float) -> list[int]:
 def _check_options(strategy: str, opts: dict) -> dict:
     if strategy not in STRATEGIES:
         raise ValueError(f"Unknown strategy {strategy!r}; use one of {STRATEGIES}.")
-    full = dict(neighbourhood="axis", start=None, first_images=8, eta=4.0, reduction=8,
-                min_keep=4)
+    full = dict(neighbourhood="axis", start=None, steps=FAST_STEPS, final_box=FAST_FINAL_BOX,
+                first_images=8, eta=4.0, reduction=8, min_keep=4)
     unknown = sorted(set(opts) - set(full))
     if unknown:
         raise ValueError(f"Unknown search option(s) {unknown}; the options are {sorted(full)}.")
     full.update({k: v for k, v in opts.items() if v is not None or k == "start"})
     if full["neighbourhood"] not in ("axis", "box"):
         raise ValueError("neighbourhood must be 'axis' (+-1 along each axis) or 'box' (3^k).")
+    steps = full["steps"]
+    steps = [steps] if isinstance(steps, (int, np.integer)) else list(steps)
+    if not steps or any(int(v) != v or v < 1 for v in steps):
+        raise ValueError(f"steps must be positive integers (grid steps, e.g. (2, 1)), got {steps}.")
+    full["steps"] = tuple(int(v) for v in steps)
     if full["first_images"] < 1 or full["eta"] <= 1 or full["reduction"] < 1 \
             or full["min_keep"] < 1:
         raise ValueError(
@@ -642,7 +682,8 @@ def _run_strategy(ev, strategy: str, shape: tuple[int, ...], seed: int, opts: di
         if start is None:  # the grid centre
             start = int(np.ravel_multi_index([s // 2 for s in shape], shape))
         finalists = _pattern_search(ev, shape, int(start), all_images,
-                                    opts["neighbourhood"] == "box", points)
+                                    opts["neighbourhood"] == "box", points, opts["steps"],
+                                    bool(opts["final_box"]))
     elif strategy == "coarse_to_fine":
         finalists = _coarse_to_fine(ev, shape, all_images)
     else:  # successive halving over nested image subsets
@@ -689,8 +730,11 @@ class _Replay:
 
     @property
     def cost(self) -> float:
-        """CRF seconds the evaluated pairs cost (needs ``seconds``)."""
-        return float((self.done.sum(1) * self.point_seconds).sum())
+        """CRF seconds the evaluated pairs cost (needs ``seconds``: per point, or per pair)."""
+        sec = np.asarray(self.point_seconds)
+        if sec.ndim == 2:
+            return float((self.done * sec).sum())
+        return float((self.done.sum(1) * sec).sum())
 
 
 def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
@@ -701,7 +745,8 @@ def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
     ``bootstrap=True``, drawn with replacement (a different held-out set, hence a different
     mIoU landscape). Returns ``best`` (point index), ``miou`` (its mIoU on the replayed images),
     ``optimum`` (the exhaustive optimum there), ``gap``, ``evaluations`` and, given ``seconds``
-    (mean CRF seconds per point), ``cost``.
+    (CRF seconds: (P,) mean per point, or (P, N) per pair), ``cost``: the seconds of the calls
+    the search made.
     """
     grid = parse_grid(grid)
     shape = tuple(len(v) for v in grid.values())
@@ -710,6 +755,8 @@ def replay(pairs: np.ndarray, grid, strategy: str = "fast", seed: int = 0,
     n = pairs.shape[1]
     idx = rng.choice(n, n, replace=True) if bootstrap else rng.permutation(n)
     data = pairs[:, idx]
+    if seconds is not None and np.ndim(seconds) == 2:
+        seconds = np.asarray(seconds)[:, idx]
     ev = _Replay(data, seconds)
     best, rungs = _run_strategy(ev, strategy, shape, seed, opts, grid_points(grid))
     totals = data.sum(1)
@@ -730,8 +777,9 @@ def search(
     ``strategy``: 'exhaustive' | 'fast' | 'coarse_to_fine' | 'halving' (module docstring).
     ``workers``: process-pool size (default: 1 for 'exhaustive', the reference sequential loop;
     otherwise the CPUs of the affinity mask divided by the ranks on this node). ``options``:
-    'fast': ``neighbourhood`` ('axis' or 'box'), ``start`` (grid index, default the centre);
-    'halving': ``first_images`` (8), ``eta`` (4, subset growth), ``reduction`` (8),
+    'fast': ``neighbourhood`` ('axis' or 'box'), ``start`` (grid index, default the centre),
+    ``steps`` (compass step sizes, longest first, default ``FAST_STEPS``), ``final_box``
+    (poll the 3^k box at the end, default ``FAST_FINAL_BOX``); 'halving': ``first_images`` (8), ``eta`` (4, subset growth), ``reduction`` (8),
     ``min_keep`` (4), with ``seed`` ordering the images. ``keep_pairs``: also return
     ``pair_confusions`` (P, N, C, C), every scored (point, image) matrix, for ``replay``
     analyses (one process only). Returns the result dict that ``main_crf_cv`` writes as JSON.
