@@ -11,7 +11,7 @@ ILSVRC-2012's 1,281,167 training images. The ratio measured on a CPU says little
 where the k x 1 / 1 x k convolutions of odd widths (20, 37, 72, 153) run on less tuned kernels
 than 3x3: measure it on the GPU (``--device cuda [--amp]``) before planning a run.
 
-    python benchmarks/bench_pretrain.py                       # CPU, batch 8, 1 thread
+    python benchmarks/bench_pretrain.py --out results/bench/pretrain.json   # CPU, batch 8
     python benchmarks/bench_pretrain.py --device cuda --batch 128 --amp
 """
 
@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -59,31 +61,46 @@ def conv_macs(model: nn.Module, size: int) -> int:
     return total
 
 
-def step_time(model: nn.Module, batch: int, device: str, amp: bool, reps: int) -> float:
-    model.to(device).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(batch, 3, 224, 224, device=device)
-    y = torch.randint(0, 1000, (batch,), device=device)
-    scaler = torch.amp.GradScaler(device, enabled=amp)
-    # CPU: process time (one thread), which other jobs on a shared machine do not inflate;
-    # GPU: wall time between synchronisations.
-    clock = time.perf_counter if device == "cuda" else time.process_time
-    times = []
-    for i in range(reps + 2):  # two warm-up steps
-        if device == "cuda":
+class Stepper:
+    """One SGD training step (forward, cross-entropy, backward, update) of one model on one
+    fixed batch; every model gets the same batch."""
+
+    def __init__(self, model: nn.Module, x, y, device: str, amp: bool):
+        self.model, self.x, self.y, self.device, self.amp = model.to(device).train(), x, y, \
+            device, amp
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        self.scaler = torch.amp.GradScaler(device, enabled=amp)
+
+    def __call__(self) -> tuple[float, float]:
+        """CPU and wall seconds of one step (wall between synchronisations on a GPU)."""
+        if self.device == "cuda":
             torch.cuda.synchronize()
-        t = clock()
-        with torch.autocast(device, enabled=amp):
-            loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        if device == "cuda":
+        cpu, wall = time.process_time(), time.perf_counter()
+        with torch.autocast(self.device, enabled=self.amp):
+            loss = nn.functional.cross_entropy(self.model(self.x), self.y)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        if self.device == "cuda":
             torch.cuda.synchronize()
-        if i >= 2:
-            times.append(clock() - t)
-    return statistics.median(times)
+        return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def interleaved(steppers: dict, reps: int) -> dict[str, dict[str, list[float]]]:
+    """Per model, the CPU and wall seconds of ``reps`` steps taken in turn with the other
+    models' (rotating order, after two warm-up steps each), so that load drift hits all alike."""
+    names = list(steppers)
+    for _ in range(2):
+        for name in names:
+            steppers[name]()
+    out = {name: {"cpu": [], "wall": []} for name in names}
+    for i in range(reps):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            cpu, wall = steppers[name]()
+            out[name]["cpu"].append(cpu)
+            out[name]["wall"].append(wall)
+    return out
 
 
 def main(argv=None) -> int:
@@ -93,7 +110,8 @@ def main(argv=None) -> int:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--amp", action="store_true")
-    p.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
+    p.add_argument("--out", type=Path, default=None,
+                   help="write the table (benchmarks/render_report.py's format) as JSON")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.backends.cudnn.benchmark = True
@@ -104,34 +122,66 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     models = {"ResNet-50": Classifier(ResNet(depth=50)),
               "ResNet50-GCN": Classifier(ResNetGCN(depth=50))}
-    rows = {}
-    for name, model in models.items():
-        rows[name] = dict(
-            params_M=round(sum(q.numel() for q in model.parameters()) / 1e6, 3),
-            conv_GMACs=round(conv_macs(model, 224) / 1e9, 3),
-            step_s=step_time(model, args.batch, args.device, args.amp, args.reps),
-        )
-        rows[name]["img_per_s"] = round(args.batch / rows[name]["step_s"], 2)
-        print(f"{name:13s} {rows[name]['params_M']:.2f} M params, "
-              f"{rows[name]['conv_GMACs']:.2f} GMACs, {rows[name]['step_s'] * 1e3:.0f} ms/step "
-              f"(batch {args.batch}, {args.device}{', amp' if args.amp else ''}), "
-              f"{rows[name]['img_per_s']:.1f} img/s", flush=True)
-    ratio = rows["ResNet50-GCN"]["step_s"] / rows["ResNet-50"]["step_s"]
+    x = torch.randn(args.batch, 3, 224, 224, device=args.device)
+    y = torch.randint(0, 1000, (args.batch,), device=args.device)
+    load = [os.getloadavg()[0]]
+    times = interleaved({k: Stepper(m, x, y, args.device, args.amp)
+                         for k, m in models.items()}, args.reps)
+    load.append(os.getloadavg()[0])
+    # CPU: process time (the threads given), which other jobs on a shared machine do not
+    # inflate; GPU: wall time between synchronisations.
+    clock = "wall" if args.device == "cuda" else "cpu"
+    step = {k: statistics.median(t[clock]) for k, t in times.items()}
+    per_step = [g / r for g, r in zip(times["ResNet50-GCN"][clock], times["ResNet-50"][clock])]
+    ratio = statistics.median(per_step)
     images = EPOCHS * TRAIN_IMAGES
     projection = {k: round(images / (v / ratio) / 86400, 2) for k, v in PUBLISHED.items()}
-    here = round(images / rows["ResNet50-GCN"]["img_per_s"] / 86400, 1)
+    here = round(images / (args.batch / step["ResNet50-GCN"]) / 86400, 1)
+    rows = []
+    for name, model in models.items():
+        rows.append([
+            name, round(sum(q.numel() for q in model.parameters()) / 1e6, 3),
+            round(conv_macs(model.cpu(), 224) / 1e9, 3),
+            round(statistics.median(times[name]["cpu"]) * 1e3),
+            round(statistics.median(times[name]["wall"]) * 1e3),
+            round(args.batch / step[name], 2),
+            "1.00" if name == "ResNet-50" else
+            f"{ratio:.2f} ({min(per_step):.2f}-{max(per_step):.2f})",
+        ])
+        print(f"{name:13s} {rows[-1][1]:.2f} M params, {rows[-1][2]:.2f} GMACs, "
+              f"{rows[-1][3]} ms CPU / {rows[-1][4]} ms wall per step (batch {args.batch}, "
+              f"{args.device}{', amp' if args.amp else ''}), {rows[-1][5]:.1f} img/s", flush=True)
+    notes = [
+        f"One SGD step on the same batch of {args.batch} 224x224 images, the two models in "
+        f"turn (rotating order), {args.reps} steps each after 2 warm-up steps; medians. Ratio: "
+        f"median (min-max) over the interleaved pairs, in {clock} time.",
+        "1-minute load average before and after: " + ", ".join(f"{v:.1f}" for v in load),
+        "GPU-days for 100 epochs of ILSVRC-2012 (published ResNet-50 img/s of one GPU, NVIDIA "
+        "DeepLearningExamples, divided by the ratio): "
+        + ", ".join(f"{k} {v}" for k, v in projection.items())
+        + f"; at the throughput measured here: {here} device-days.",
+        "The ratio measured on a CPU says little about a GPU: measure it there "
+        "(--device cuda --amp) before planning a run.",
+    ]
     print(f"ResNet50-GCN / ResNet-50 step time: {ratio:.2f}x on {args.device}")
-    print("GPU-days for 100 epochs (published ResNet-50 img/s / ratio): "
-          + ", ".join(f"{k} {v}" for k, v in projection.items()))
-    print(f"at the throughput measured here: {here} device-days")
+    for note in notes[2:3]:
+        print(note)
     if args.out:
+        table = dict(
+            title=f"Pretraining cost: ResNet50-GCN vs ResNet-50, one training step ({args.device})",
+            command=" ".join(["python", "benchmarks/bench_pretrain.py",
+                              *(argv if argv is not None else sys.argv[1:])]),
+            machine=f"{platform.processor() or platform.machine()}, {args.threads} thread(s), "
+                    f"torch {torch.__version__}{', amp' if args.amp else ''}",
+            date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            columns=["model", "params (M)", "conv GMACs", "CPU ms / step", "wall ms / step",
+                     f"img/s ({clock})", f"x ResNet-50 ({clock})"],
+            rows=rows, notes=notes,
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(dict(
-            device=args.device, machine=platform.processor() or platform.machine(),
-            threads=args.threads, batch=args.batch, amp=args.amp, torch=torch.__version__,
-            models=rows, ratio=round(ratio, 3), gpu_days_projection=projection,
-            device_days_here=here, command=" ".join(["python", *sys.argv]),
-        ), indent=2) + "\n")
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(table, indent=2) + "\n")
+        tmp.replace(args.out)
     return 0
 
 

@@ -72,7 +72,7 @@ FAMILIES = (
     ("FCN-8s", "fcn/fcn-8s_vgg16_1xb1-100k_voc12sbd-500x500.py"),
     ("DeepLab-LargeFOV", "deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py"),
     ("GDN (FCN-32s + GDN)", "gdn/fcn-32s-gdn_vgg16_1xb20-20k_voc12sbd-500x500.py"),
-    ("DeconvNet", "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py"),
+    ("DeconvNet", "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py"),
     ("Dilation front end + large context",
      "dilation/dilation-large_vgg16_1xb14-60k_voc12aug-504x504.py"),
     ("GCN ResNet-152 (k=15 + BR)", "gcn/gcn-k15-br_r152_1xb1-100k_voc12aug-512x512.py"),

@@ -30,7 +30,8 @@ keep their fraction of the input width (Table 4); GDN's global interpolation mat
 branch and SPP-FC are sized from the tiny backbone's coarse maps at the smoke crop and the
 synthetic image size; DeconvNet's deconvolution network shrinks with its encoder (its unpooling
 needs the encoder's widths); CRF-RNN runs 2 mean-field iterations; DeconvNet's proposal
-inference uses 8 proposals from one grouping scale, the released 112-px rule scaled to the
+inference uses 8 selective-search proposals from one grouping scale (the paper's EdgeBoxes
+need a downloaded structured-edge model), the released 112-px rule scaled to the
 160-px synthetic images. Optimizer and schedule per family: :data:`FAMILIES`.
 
 Pretrained smoke backbones (:func:`ensure_smoke_weights`): the papers fine-tune ImageNet
@@ -119,7 +120,10 @@ FAMILIES: dict[str, dict] = {
     "resnetgcn50": dict(iters=50, lr=3e-3, lr_mult={"backbone": 0.3}),
 }
 #: DeconvNet's proposal inference at the synthetic image size (112 px * 160 / 500 = 36).
-DECONVNET_TEST = dict(max_proposals=8, min_size=36, proposals=dict(scales=(100,)))
+#: Selective search, not the paper's EdgeBoxes: that needs the structured-edge model file (a
+#: download), and the smoke profile needs nothing but the repository.
+DECONVNET_TEST = dict(max_proposals=8, min_size=36,
+                      proposals=dict(type="selective_search", scales=(100,), _delete_=True))
 CRF_RNN = dict(iterations=2, test_iterations=2)
 
 

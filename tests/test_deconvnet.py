@@ -1,6 +1,8 @@
 """DeconvNet (Noh et al., ICCV 2015): Table 2 sizes, parameters, unpooling, proposal pasting,
 proposals, two-stage training crops."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -310,7 +312,7 @@ def test_paper_config_stops_before_training_without_the_structured_edge_file(
 
     from repro import paths
     from repro.models.proposals import EdgeBoxesUnavailableError, require_proposals
-    from repro.profiles import deep_merge
+    from repro.smoke import apply_smoke_variant
 
     monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path))
     cfg = Config.fromfile(str(paths.config_path(CONFIG)))
@@ -318,6 +320,7 @@ def test_paper_config_stops_before_training_without_the_structured_edge_file(
         "The paper profile's DeconvNet uses EdgeBoxes (Sec. 6.1).")
     with pytest.raises(EdgeBoxesUnavailableError, match="structured_edges.yml.gz"):
         require_proposals(cfg)
-    smoke = Config(dict(model=deep_merge(cfg.model.to_dict(), cfg.smoke.model.to_dict())))
+    smoke = copy.deepcopy(cfg)
+    apply_smoke_variant(smoke)
     assert smoke.model.test_cfg.proposals.type == "selective_search"
     assert require_proposals(smoke) == {}, "The smoke profile keeps the home-made generator."

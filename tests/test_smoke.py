@@ -62,7 +62,7 @@ def test_configs_carry_no_smoke_settings():
     "gdn/deeplab-largefov-gdn_vgg16_1xb20-20k_voc12aug-500x500.py",
     "gdn/fcn-32s-fc_vgg16_1xb20-20k_voc12sbd-500x500.py",
     "dilation/dilation-large_vgg16_1xb14-60k_voc12aug-504x504.py",
-    "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py",
+    "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py",
     "gcn/gcn-stack-k7-m210_r152_1xb1-100k_voc12aug-512x512.py",
     "gcn/gcn-k15-br_r50gcn_1xb1-100k_voc12aug-512x512.py",
 ])
@@ -71,10 +71,14 @@ def test_smoke_variant_trains_at_the_smoke_crop(config):
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
 
+    from repro.profiles import set_crop
+
     torch.manual_seed(0)
-    model = build_model(_smoke(config))
-    model.init_weights()
     h, w = (224, 224) if "deconvnet" in config else smoke.CROP
+    cfg = _smoke(config)
+    set_crop(cfg, (h, w))
+    model = build_model(cfg)
+    model.init_weights()
     samples = []
     for _ in range(2):
         s = SegDataSample()
@@ -82,7 +86,12 @@ def test_smoke_variant_trains_at_the_smoke_crop(config):
                                                     (1, h, w)))
         s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
         samples.append(s)
-    losses = model.loss(torch.randn(2, 3, h, w), samples)
+    # Through the model's data preprocessor, as in training (Dilation's adds the reflected
+    # margin its valid convolutions consume).
+    data = model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 256, (3, h, w), dtype=torch.uint8) for _ in samples],
+             data_samples=samples), training=True)
+    losses = model.loss(data["inputs"], data["data_samples"])
     total = sum(v for k, v in losses.items() if "loss" in k)
     assert torch.isfinite(total), f"{config}: the smoke variant's loss is {losses}."
     total.backward()
@@ -163,7 +172,7 @@ def test_smoke_weights_are_cached_and_written_atomically(tmp_path, quick_pretrai
     "fcn/fcn-32s_vgg16_1xb1-100k_voc12sbd-500x500.py",
     "deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py",
     "dilation/dilation-frontend_vgg16_1xb14-60k_voc12aug-504x504.py",
-    "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12aug-224x224.py",
+    "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py",
 ])
 def test_smoke_weights_load_through_the_paper_loader(tmp_path, quick_pretraining, config):
     cfg = _smoke(config)

@@ -779,8 +779,9 @@ def search(
     otherwise the CPUs of the affinity mask divided by the ranks on this node). ``options``:
     'fast': ``neighbourhood`` ('axis' or 'box'), ``start`` (grid index, default the centre),
     ``steps`` (compass step sizes, longest first, default ``FAST_STEPS``), ``final_box``
-    (poll the 3^k box at the end, default ``FAST_FINAL_BOX``); 'halving': ``first_images`` (8), ``eta`` (4, subset growth), ``reduction`` (8),
-    ``min_keep`` (4), with ``seed`` ordering the images. ``keep_pairs``: also return
+    (poll the 3^k box at the end, default ``FAST_FINAL_BOX``); 'halving': ``first_images``
+    (8), ``eta`` (4, subset growth), ``reduction`` (8), ``min_keep`` (4), with ``seed``
+    ordering the images. ``keep_pairs``: also return
     ``pair_confusions`` (P, N, C, C), every scored (point, image) matrix, for ``replay``
     analyses (one process only). Returns the result dict that ``main_crf_cv`` writes as JSON.
     """
