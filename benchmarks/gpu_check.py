@@ -129,14 +129,16 @@ def family_config(rel: str, sizes: Sizes):
     from mmengine.config import Config
 
     from repro import paths
-    from repro.profiles import deep_merge
+    from repro.smoke import apply_smoke_variant
 
     cfg = Config.fromfile(str(paths.config_path(rel)))
-    if sizes.dry and "smoke" in cfg:
-        smoke = cfg.smoke.to_dict()
-        for key, value in smoke.items():
-            if key != "iters":
-                cfg[key] = deep_merge(cfg[key], value) if isinstance(value, dict) else value
+    if sizes.dry:  # the family's tiny smoke variant (repro.smoke)
+        apply_smoke_variant(cfg)
+    proposals = (cfg.model.get("test_cfg") or {}).get("proposals")
+    if proposals and proposals.get("type") == "edgeboxes":
+        # EdgeBoxes needs OpenCV's contrib build and a downloaded structured-edge model; the
+        # built-in selective search stands in (proposals are computed on the CPU either way).
+        cfg.model.test_cfg.proposals = dict(type="selective_search", scales=(100, 300))
     crop = tuple(cfg.get("crop_size") or cfg.model.data_preprocessor["size"])
     if sizes.crop:  # the dry run's crop, unless the network takes one input size only
         fixed = cfg.model.get("type") == "ProposalSegmentor"  # DeconvNet: 224x224, fc6 7x7
@@ -623,7 +625,7 @@ def tables(run: Run) -> list[dict]:
             f"eval = model.test_step on one {sizes.eval_hw[1]}x{sizes.eval_hw[0]} image per "
             "batch in the config's test mode "
             "(fp32, no grad; DeconvNet: proposal-wise inference, whose proposals are computed "
-            "on the CPU).",
+            "on the CPU, by the built-in selective search instead of the paper's EdgeBoxes).",
             f"cuDNN benchmark as the configs set it (env_cfg: "
             f"{any(r.get('cudnn_benchmark') for r in raw['families'].values())}); TF32: "
             f"matmul {m['tf32_matmul']}, cuDNN {m['tf32_cudnn']} (torch defaults).",
