@@ -429,13 +429,22 @@ def _pretrain(entry: str, cache_dir: Path) -> tuple[dict, dict]:
                      else net.folded_state_dict())
         else:
             from mmengine.config import Config
+            from mmengine.logging import MMLogger
 
             from repro.models.build import build_model
 
             torch.manual_seed(PRETRAIN_RESNET["seed"])
             cfg = spec["arch"]
             net = build_model(Config(dict(model=cfg)))
-            net.init_weights()
+            # mmengine logs every parameter's initialisation at INFO on stdout (no runner,
+            # hence no log level, exists yet): the run's output is its plan and its rows.
+            logger = MMLogger.get_current_instance()
+            level = logger.level
+            logger.setLevel(logging.WARNING)
+            try:
+                net.init_weights()
+            finally:
+                logger.setLevel(level)
             widths = _backbone_widths(cfg)
             stats, _ = pretrain.pretrain(net, (widths[1], widths[2], widths[3]), root,
                                          **PRETRAIN_RESNET)
