@@ -5,7 +5,9 @@ It runs after the smoke regression run (tox env `regression`, which sets
 ``REPRO_REGRESSION_RESULTS`` and ``REPRO_REGRESSION_WORK``): a copy of those results loses one
 row of the family, the row is evaluated again with the family's module broken in this process
 (its trained checkpoint and cross-validated CRF parameters are reused from the run: evaluation
-only), and the check against the committed baseline must fail for exactly that row. Without the
+only), and the check against the committed baseline must fail for exactly that row. A family whose
+row the baseline marks ``learns: false`` is an expected failure (xfail, with its numbers in the
+reason): the check cannot see a broken model of a row that never learned. Without the
 variables (the unit-test env) the test is skipped.
 """
 
@@ -76,6 +78,12 @@ def test_a_broken_model_fails_the_check_for_its_row(family, tmp_path, monkeypatc
     results = Path(shutil.copytree(RESULTS, tmp_path / "results"))
     baseline = read_baseline(BASELINE)
     assert row in baseline["rows"], f"The baseline has no row {row}: pick another for {family}."
+    base = baseline["rows"][row]
+    if not base.get("learns", True):
+        # Said, not hidden: the check cannot catch a broken model of a row that never learned.
+        pytest.xfail(f"{row} does not learn in the smoke profile (baseline mIoU "
+                     f"{base['mIoU']:.2f}, trivial {base['trivial']:.2f}): a broken {family} "
+                     "model cannot be told from this one (issue 11, open for this family)")
     table, key = row.rsplit("/", 1)
     for path in (results / "smoke" / table).glob(f"{key}.seed0.json"):
         path.unlink()

@@ -67,11 +67,33 @@ def test_a_drop_within_the_tolerance_passes(results):
     assert compare(baseline, results)[0] == []
 
 
-def test_the_trivial_margin_is_checked_even_without_a_drop(tmp_path):
+def test_a_row_that_never_learned_is_marked_and_reported_never_silent(tmp_path):
     put(tmp_path, "gcn/table1/k3", 0, 3.0 + MARGIN - 0.5)
-    findings, _ = compare(make_baseline(tmp_path), tmp_path)
+    baseline = make_baseline(tmp_path)
+    assert baseline["rows"]["gcn/table1/k3"]["learns"] is False, (
+        "A baseline taken from a row below its trivial level + margin must say it does not learn.")
+    warnings = []
+    assert compare(baseline, tmp_path, warnings)[0] == []
+    assert [w.row for w in warnings] == ["gcn/table1/k3"] and "does not learn" in \
+        warnings[0].reason, "Every row the check cannot judge must be reported by name."
+    put(tmp_path, "gcn/table1/k3", 0, 0.5)
+    findings = compare(baseline, tmp_path)[0]
+    assert findings and "< baseline" in findings[0].reason, (
+        "A non-learning row still fails when it drops beyond its tolerance.")
+    put(tmp_path, "gcn/table1/k3", 0, 3.0 + MARGIN + 5)
+    warnings = []
+    compare(baseline, tmp_path, warnings)
+    assert "repro check --update" in warnings[0].reason, (
+        "A row that starts to learn must ask for the baseline to be updated.")
+
+
+def test_a_learning_row_at_its_trivial_level_fails_even_within_its_tolerance(results):
+    baseline = make_baseline(results)
+    baseline["rows"]["gcn/table1/k3"].update(mIoU=12.5, tolerance=5.0)
+    put(results, "gcn/table1/k3", 0, 3.0 + MARGIN - 0.5)
+    findings = compare(baseline, results)[0]
     assert findings and "did not learn" in findings[0].reason, (
-        "A baseline taken from a row at its trivial level must not make that row pass.")
+        "A learning row that falls to its trivial level fails whatever its tolerance.")
 
 
 def test_rows_missing_on_either_side_fail(results):
