@@ -9,7 +9,8 @@ command is for (a run's plan, its rows, its reports):
   saves every checkpoint, and prints "Loads checkpoint by local backend from path: ..." on
   stdout for every checkpoint it loads;
 - mmengine advises setting ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` under torchrun (which sets
-  them);
+  them), and warns that its Runner switches the start method to ``fork`` in the worker
+  processes of ``--jobs N`` (spawned on purpose; the Runner's own data workers may fork);
 - mmengine's optimizer constructor warns once per frozen parameter (the smoke variants freeze
   their first VGG stages on purpose);
 - mmcv's ConvModule warns of a conv bias before BatchNorm: DeconvNet's convolutions have both
@@ -37,6 +38,7 @@ NOISE = (
     "Default ``avg_non_ignore`` is False",
     "since its requires_grad=False",
     "Unnecessary conv bias before batch/instance norm",
+    "Multi-processing start method",
 )
 
 
@@ -47,6 +49,7 @@ def silence_warnings() -> None:
     warnings.filterwarnings("ignore", message="Unnecessary conv bias before batch/instance norm")
     # mmengine's advice to set the thread counts under torchrun, which does set them.
     warnings.filterwarnings("ignore", message="Setting (OMP|MKL)_NUM_THREADS environment")
+    warnings.filterwarnings("ignore", message="Multi-processing start method")
 
 
 class FilteredStream(io.TextIOBase):

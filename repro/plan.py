@@ -391,12 +391,16 @@ class Planner:
             info["weights"] = dict(released)
         elif exp.members:
             members = tuple(self.training(*row_ref(spec, m), seed) for m in exp.members)
-            cfg.model = _ensemble_model(self, spec, exp, seed)
+            cfg.model = _ensemble_model(self, spec, exp, seed, replace=replace)
         else:
             training = self.training(spec, exp, seed)
             info["training_key"] = training.key
             if training.weights:
                 info["weights"] = training.weights
+            # The model is evaluated with the inputs it was trained on: the pretrained weights
+            # set the data preprocessor's convention (e.g. torchvision's mean / std / RGB for
+            # the smoke backbones) in the training config; the evaluation config gets the same.
+            replace.update(self._weights(cfg, exp)[1])
         crf = self._crf(spec, exp, seed, cfg, training, replace) if exp.protocol.crf else None
         _test_mode(cfg, exp)
         d = cfg.to_dict()
@@ -531,9 +535,11 @@ def _test_mode(cfg, exp: Experiment) -> None:
 
 
 def _ensemble_model(planner: Planner, spec: TableSpec, exp: Experiment, seed: int,
-                    released: bool = False):
+                    released: bool = False, replace: dict[str, str] | None = None):
     """EnsembleSegmentor over the member rows' models: their trained checkpoints (set by the
-    runner) or, ``released``, their released models (name, checkpoint and digest here)."""
+    runner), each with the input convention its training used, or, ``released``, their
+    released models (name, checkpoint and digest here). ``replace`` collects the path ->
+    digest replacements of the members' weight files for the row's hash."""
     from mmengine.config import ConfigDict
 
     members = []
@@ -545,6 +551,8 @@ def _ensemble_model(planner: Planner, spec: TableSpec, exp: Experiment, seed: in
             member = dataclasses.replace(member, config=entry.pop("config"), options={})
             entry["checkpoint"] = entry.pop("path")
         mcfg, _, _ = planner.config(m_spec, member, seed, full_width=released)
+        if not released:
+            (replace if replace is not None else {}).update(planner._weights(mcfg, member)[1])
         members.append(dict(model=mcfg.model.to_dict(), **entry))
     return ConfigDict(type="EnsembleSegmentor", members=members)
 

@@ -191,3 +191,33 @@ def test_smoke_weights_load_through_the_paper_loader(tmp_path, quick_pretraining
     assert len(loaded) >= 30, f"Only {loaded} of the backbone came from the smoke weights."
     for k in loaded:
         assert torch.equal(own[k], expected[k]), f"{config}: {k} was not loaded from the file."
+
+
+INPUTS = ("mean", "std", "bgr_to_rgb")
+
+
+@pytest.mark.parametrize("row", ["gdn/table1/fcn32s", "gdn/table1/dl-largefov",
+                                 "deconvnet/table1/deconvnet", "dilation/table3/frontend",
+                                 "gcn/table1/k3", "deconvnet/table1/edeconvnet"])
+def test_a_row_is_evaluated_with_the_inputs_it_was_trained_on(row, quick_pretraining, tmp_path,
+                                                                tiny_smoke):
+    """The smoke weights switch a Caffe-convention config (BGR, mean only) to torchvision's
+    (RGB, mean and std) for training; evaluating with the config's own convention fed the
+    trained FCN, DeepLab, GDN and DeconvNet models inputs 58x too large (every such smoke row
+    sat at its trivial level)."""
+    from repro.plan import Planner, Settings
+    from repro.tables.registry import get_table
+
+    table, key = row.rsplit("/", 1)
+    spec = get_table(table)
+    plan = Planner(Settings(profile=tiny_smoke, results_dir=tmp_path / "r",
+                            work_root=tmp_path / "w")).row(spec, spec.experiment(key), 0)
+    pairs = ([(plan.cfg["model"], plan.training)] if plan.training else
+             [(m["model"], t) for m, t in zip(plan.cfg["model"]["members"], plan.members)])
+    assert pairs, f"{row} must evaluate a model it trains."
+    for model, training in pairs:
+        trained = {k: training.cfg["model"]["data_preprocessor"].get(k) for k in INPUTS}
+        evaluated = {k: model["data_preprocessor"].get(k) for k in INPUTS}
+        assert evaluated == trained, (
+            f"{row} is trained on inputs {trained} but evaluated on {evaluated}: the evaluation "
+            "config must get the weights' input convention too.")
