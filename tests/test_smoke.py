@@ -43,6 +43,14 @@ def test_smoke_variant_reads_the_model_not_the_file_name(tmp_path):
         Config.fromfile(str(src))), "The smoke variant must not depend on the config's name."
 
 
+def test_smoke_multi_scale_test_uses_the_smoke_scales():
+    cfg = _smoke("gcn/gcn-k15-br_r152_1xb1-100k_voc12-512x512.py")
+    tta = next(t for t in cfg.tta_pipeline if t["type"] == "TestTimeAug")
+    scales = [t["scale_factor"] for t in tta["transforms"][0]]
+    assert scales == list(smoke.TTA_RATIOS) and len(tta["transforms"][1]) == 2, (
+        "Smoke multi-scale testing must keep the flips and use TTA_RATIOS.")
+
+
 def test_smoke_variant_does_not_change_the_config():
     cfg = _load("gdn/deeplab-largefov-gdn_vgg16_1xb20-20k_voc12aug-500x500.py")
     before = copy.deepcopy(cfg.to_dict())
