@@ -120,7 +120,16 @@ def parse_scores(path: Path, class_names: list[str]) -> dict[str, float]:
 
 
 def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
-    """Score a synthetic test submission against the hidden labels the generator kept."""
+    """Score a synthetic test submission against the hidden labels the generator kept; with
+    ``trivial_mIoU`` (predicting the most frequent class, from the same confusion matrix), as
+    a labelled evaluation records it, so that CI can tell a test-set row that learned from one
+    that did not."""
+    import json
+    import tempfile
+
+    import numpy as np
+
+    from repro.metrics.confusion import trivial_miou
     from repro.metrics.score import score_folder
 
     data_root = Path(data_root)
@@ -135,7 +144,17 @@ def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
             f"--simulate needs the hidden labels of synthetic data ({gt}); real test labels are "
             "not public: upload the submission and import the server's numbers with --scores."
         )
-    return score_folder(dataset, pred_dir, gt, split=split, progress=False)
+    with tempfile.TemporaryDirectory(prefix="repro-server-") as tmp:
+        record = Path(tmp) / "score.json"
+        scores = score_folder(dataset, pred_dir, gt, split=split, progress=False,
+                              json_out=record)
+        mat = np.asarray(json.loads(record.read_text())["confusion_rows_gt_cols_pred"])
+    if dataset == "cityscapes":  # 34 x 34 labelIds: the evaluated classes' ground-truth rows
+        from repro.metrics.cityscapes import EVAL_LABEL_IDS
+
+        mat = np.diag(mat[EVAL_LABEL_IDS].sum(1))  # trivial_miou reads the row sums only
+    scores["trivial_mIoU"] = 100.0 * trivial_miou(mat)
+    return scores
 
 
 def import_scores(path: Path, scores: dict[str, float], scored_by: str, source: str) -> Path:

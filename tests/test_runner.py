@@ -76,6 +76,9 @@ def test_test_set_row_round_trip_through_the_simulated_server(tiny_smoke, dirs):
     back = {r.metric: r for r in read_file(path)}
     assert back["mIoU"].status == "ok" and back["mIoU"].value == pytest.approx(scores["mIoU"])
     assert back["mIoU"].scored_by == "simulated_server", "Simulated numbers must be marked."
+    assert 0 < back["trivial_mIoU"].value < 100, (
+        "A server-scored row records its trivial baseline, so that CI can tell a test-set row "
+        "that learned from one that did not.")
 
 
 def test_server_scores_parse_text_and_json(tmp_path):
