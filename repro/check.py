@@ -188,7 +188,12 @@ def read_baseline(path: Path) -> dict:
 
 def main_check(args) -> int:
     if args.update:
-        previous = read_baseline(args.baseline) if Path(args.baseline).exists() else None
+        previous = None
+        if Path(args.baseline).exists():
+            try:
+                previous = read_baseline(args.baseline)
+            except BaselineError as e:  # rewriting it is what --update is for
+                print(f"note: {e} Rewriting it; no spread is carried over from it.")
         baseline = make_baseline(args.results_dir, previous=previous)
         if not baseline["rows"]:
             raise BaselineError(f"No smoke mIoU under {args.results_dir}: run `repro run all "
