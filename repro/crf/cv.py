@@ -525,16 +525,19 @@ def _rank(ev, ids: Iterable[int]) -> list[int]:
     return sorted(ids, key=lambda p: (-ev.miou(p), p))
 
 
+def _directions(k: int, box: bool) -> list[tuple[int, ...]]:
+    """Unit steps on a k-dimensional grid: +-1 along each axis, or every direction of the 3^k
+    box."""
+    if box:
+        return [d for d in itertools.product((-1, 0, 1), repeat=k) if any(d)]
+    return [tuple(s if a == ax else 0 for a in range(k)) for ax in range(k) for s in (-1, 1)]
+
+
 def _neighbours(idx: int, shape: tuple[int, ...], box: bool) -> list[int]:
     """Grid neighbours of point ``idx``: +-1 along each axis, or the whole 3^k box."""
     multi = np.unravel_index(idx, shape)
-    if box:
-        deltas = [d for d in itertools.product((-1, 0, 1), repeat=len(shape)) if any(d)]
-    else:
-        deltas = [tuple(s if a == ax else 0 for a in range(len(shape)))
-                  for ax in range(len(shape)) for s in (-1, 1)]
     out = []
-    for delta in deltas:
+    for delta in _directions(len(shape), box):
         m = [a + b for a, b in zip(multi, delta)]
         if all(0 <= v < s for v, s in zip(m, shape)):
             out.append(int(np.ravel_multi_index(m, shape)))
@@ -568,13 +571,8 @@ def _moves(idx: int, shape: tuple[int, ...], step: int, box: bool) -> list[int]:
     of the 3^k box), clipped to the grid, so that a long step from near an edge still polls the
     edge; the point itself and duplicates are dropped."""
     multi = np.unravel_index(idx, shape)
-    if box:
-        deltas = [d for d in itertools.product((-1, 0, 1), repeat=len(shape)) if any(d)]
-    else:
-        deltas = [tuple(s if a == ax else 0 for a in range(len(shape)))
-                  for ax in range(len(shape)) for s in (-1, 1)]
     out = []
-    for delta in deltas:
+    for delta in _directions(len(shape), box):
         m = [min(max(a + step * b, 0), n - 1) for a, b, n in zip(multi, delta, shape)]
         q = int(np.ravel_multi_index(m, shape))
         if q != idx and q not in out:
