@@ -355,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # re-launched as is under torchrun / srun
+    # Off a terminal (CI, Slurm, a redirected log) each plan and row line is written when it
+    # is printed, in order with the progress lines on stderr, not when the buffer fills.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose:
