@@ -137,6 +137,8 @@ def quick_pretraining(monkeypatch):
     """A few pretraining iterations: tests the mechanics (cache, format, loaders), not quality."""
     monkeypatch.setattr(smoke, "PRETRAIN", dict(smoke.PRETRAIN, iters=2, batch=2, crop=64))
     monkeypatch.setattr(smoke, "PRETRAIN_DATA", dict(smoke.PRETRAIN_DATA, num_train=4))
+    monkeypatch.setattr(smoke, "PRETRAIN_RESNET",
+                        dict(smoke.PRETRAIN_RESNET, iters=2, batch=2, crop=64))
 
 
 def test_pretraining_key_changes_with_every_parameter(monkeypatch):
@@ -229,3 +231,18 @@ def test_a_row_is_evaluated_with_the_inputs_it_was_trained_on(row, quick_pretrai
         assert evaluated == trained, (
             f"{row} is trained on inputs {trained} but evaluated on {evaluated}: the evaluation "
             "config must get the weights' input convention too.")
+
+
+@pytest.mark.parametrize("entry", ["vgg16", "resnet50"])
+def test_pretraining_gives_the_same_weights_whatever_the_process_drew_before(
+        entry, quick_pretraining, tmp_path):
+    """CI pretrains in its own cache: the file must equal the one the baseline's rows used."""
+    from pathlib import Path
+
+    files = []
+    for i in range(2):
+        torch.rand(1 + 7 * i)  # other work in the process moves the global random state
+        files.append(smoke.ensure_smoke_weights(entry, Path(tmp_path / f"cache{i}")))
+    a, b = (torch.load(f, weights_only=True) for f in files)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), (
+        f"Two pretrainings of the smoke {entry} backbone differ: seed every random draw.")
