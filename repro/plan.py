@@ -400,7 +400,11 @@ class Planner:
             # The model is evaluated with the inputs it was trained on: the pretrained weights
             # set the data preprocessor's convention (e.g. torchvision's mean / std / RGB for
             # the smoke backbones) in the training config; the evaluation config gets the same.
-            replace.update(self._weights(cfg, exp)[1])
+            weights, weights_replace = self._weights(cfg, exp)
+            replace.update(weights_replace)
+            if weights.get("preprocessing", "kept") != "kept":
+                notes.append(f"inputs in the {weights['convention']} convention (mean, std, "
+                             "RGB) of its pretrained weights, for training and evaluation")
         crf = self._crf(spec, exp, seed, cfg, training, replace) if exp.protocol.crf else None
         _test_mode(cfg, exp)
         d = cfg.to_dict()

@@ -396,14 +396,10 @@ def _set_input_convention(cfg, convention: str) -> str:
         if current != want:
             pre.update(want)
             changed = f"set to the {convention} convention {want} (was {current})"
-    name = Path(cfg.filename or "").name
-    if changed != "kept" and (name, convention) not in _SAID:  # once per config: the plan
-        _SAID.add((name, convention))  # sets it for a row's training and its evaluation
-        log.warning("%s: data_preprocessor %s to match %s weights.", name, changed, convention)
+    if changed != "kept":  # the run's plan says it once per row (a note); details with -v
+        log.info("%s: data_preprocessor %s to match %s weights.",
+                 Path(cfg.filename or "").name, changed, convention)
     return changed
-
-
-_SAID: set[tuple[str, str]] = set()
 
 
 # ---------------------------------------------------------------------------------------------
