@@ -13,9 +13,10 @@ command is for (a run's plan, its rows, its reports):
   processes of ``--jobs N`` (spawned on purpose; the Runner's own data workers may fork);
 - mmengine's optimizer constructor warns once per frozen parameter (the smoke variants freeze
   their first VGG stages on purpose);
-- mmengine lists the parameters a checkpoint lacks when a later stage starts from an earlier
-  one (GDN's phases, DeconvNet's stage 2 add layers on purpose; the plan says "initialised
-  from"); an unexpected or mis-shaped key is still shown;
+- mmengine lists the parameters a checkpoint lacks or has in excess when a later stage starts
+  from an earlier one (GDN's phases add the label branch and swap FCN's deconvolution for
+  global interpolation, on purpose; the plan says "initialised from"); a mis-shaped key is
+  still shown;
 - mmcv's ConvModule warns of a conv bias before BatchNorm: DeconvNet's convolutions have both
   (its Caffe model, whose weights load here), as do the smoke variants with BatchNorm;
 - mmseg warns that ``avg_non_ignore`` defaults to False for every CrossEntropyLoss built: the
@@ -43,6 +44,8 @@ NOISE = (
     "Unnecessary conv bias before batch/instance norm",
     "Multi-processing start method",
     "missing keys in source state_dict",
+    "unexpected key in source state_dict",
+    "The model and loaded state dict do not match exactly",
 )
 
 
