@@ -59,3 +59,25 @@ def test_every_help_text_renders(command, capsys):
     assert e.value.code == 0 and "usage: repro" in capsys.readouterr().out, (
         f"`repro {' '.join(command)} --help` must print its usage (a stray % in a help text "
         "breaks argparse).")
+
+
+def test_known_third_party_noise_is_dropped_and_everything_else_kept(capsys):
+    """Lines mmengine / mmcv print during a run (seen in `repro run table1` output) vs. lines
+    that must stay visible."""
+    from repro._quiet import FilteredStream
+
+    noise = [
+        "The model and loaded state dict do not match exactly\n",
+        "unexpected key in source state_dict: decode_head.upsamples.0.weight\n",
+        "missing keys in source state_dict: decode_head.label_branch.fc.0.weight\n",
+        "UserWarning: Multi-processing start method `fork` is different from the previous\n",
+        "Loads checkpoint by local backend from path: w/iter_80.pth\n",
+    ]
+    keep = ["size mismatch for backbone.fc6.conv.weight: copying a param with shape\n",
+            "   gdn/table1/fcn32s seed 0: ok mIoU 18.00 (trivial 3.8)\n"]
+    stream = FilteredStream()
+    for line in noise + keep:
+        stream.write(line)
+    stream.flush()
+    assert capsys.readouterr().err == "".join(keep), (
+        "Known noise must be dropped, a size mismatch and the run's own lines kept.")
