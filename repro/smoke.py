@@ -105,9 +105,11 @@ FAMILIES: dict[str, dict] = {
     # Pretrained backbone, new head: the papers' lr_mult 10 on new layers, the other way round.
     "vgg16": dict(lr=1e-2, lr_mult={"backbone": 0.1}),
     "vgg16-fcn": dict(iters=80),
-    # GDN's rows train in two phases (added layers, then all): 80 + 80 iterations; at 40 + 40
-    # the FCN-32s + global interpolation rows reached 12.1-12.6 mIoU, short of their trivial
-    # baseline (3.8) + 10; at 80 + 80, 17.0-17.5 (seed 0).
+    # GDN's rows train in two phases (added layers, then all): 80 + 80 iterations. With the
+    # earlier (unseeded) smoke VGG file the FCN-32s + global interpolation rows reached
+    # 12.1-12.6 mIoU at 40 + 40 and 17.0-17.5 at 80 + 80 (seed 0); with the seeded file
+    # (PRETRAIN_VERSION 2) 11.4-11.9, short of their trivial baseline (3.8) + 10: the baseline
+    # marks them learns: false.
     "vgg16-fcn/GDNHead": dict(iters=160),
     "vgg16-deeplab_largefov": dict(iters=200),
     # The 186-px margin makes a 128x128 crop a 500x500 input; the large context module costs
