@@ -272,14 +272,9 @@ def bench_coverage(trials: int) -> dict:
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks._machine import cpu_name
+
+    cpu = cpu_name()
     import scipy
 
     return (f"{cpu}, {os.cpu_count()} cores (1 thread used), Python "

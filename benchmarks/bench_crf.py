@@ -290,14 +290,9 @@ def live_fast(root: Path, grids=("v1", "v2")) -> dict:
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks._machine import cpu_name
+
+    cpu = cpu_name()
     from importlib.metadata import version
 
     return (

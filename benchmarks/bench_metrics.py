@@ -518,14 +518,9 @@ def bench_memory(data):
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from benchmarks._machine import cpu_name
+
+    cpu = cpu_name()
     import mmseg
     import torchmetrics
 

@@ -552,12 +552,9 @@ def machine() -> dict:
     import mmengine
     import mmseg
 
-    cpu = platform.processor() or ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    from benchmarks._machine import cpu_name
+
+    cpu = cpu_name()
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
     gpu_memory = [round(p.total_memory / 2**30, 1) for p in props]
