@@ -137,7 +137,11 @@ def compare(baseline: dict, results_dir: Path,
         value = _value(r)
         if value is None:
             status = r.status if r is not None else "missing from the results"
-            findings.append(Finding(key, f"no mIoU ({status}); baseline {base['mIoU']:.2f}"))
+            # The row's own error (a failed row records it), so that a CI log names the cause.
+            error = (r.extra.get("error") if r is not None else None) or ""
+            error = f": {error.strip().splitlines()[-1][:300]}" if error.strip() else ""
+            findings.append(Finding(key, f"no mIoU ({status}{error}); baseline "
+                                         f"{base['mIoU']:.2f}"))
             continue
         if math.isnan(value):
             findings.append(Finding(key, "mIoU is NaN"))

@@ -233,7 +233,7 @@ def run(args, profile_name: str) -> int:
         print(describe_plan(plan, settings, jobs), flush=True)
     if args.dry_run:
         return 2 if table_errors else 0
-    failures = 0
+    failures: list[str] = []  # "<row> seed <n>: <error>", repeated at the end of the output
     fatal_error = None
     if any(r.action != "done" for r in plan.rows):
         from repro.progress import Display
@@ -244,8 +244,10 @@ def run(args, profile_name: str) -> int:
         executor.display = display
 
         def recorded(row, status, result_rows, note):
-            nonlocal failures
-            failures += status in ("failed", "nan_loss")
+            if status in ("failed", "nan_loss"):
+                error = str(result_rows[0].extra.get("error", "")) if result_rows else ""
+                failures.append(f"{row.spec.name}/{row.exp.key} seed {row.seed}: {status}"
+                                + (f": {error[:300]}" if error else ""))
             if display is not None:
                 display.output(_row_line(row, status, result_rows, note))
 
@@ -271,8 +273,10 @@ def run(args, profile_name: str) -> int:
         print(f"error: {fatal_error}", file=sys.stderr)
         return 2
     if failures:
-        print(f"{failures} row(s) failed: see the reports' Rows section; rerun them after "
-              "fixing the cause (a failed row is rerun without --force).", file=sys.stderr)
+        # Repeated here, after the reports: a long run's log is often read from its tail.
+        print(f"{len(failures)} row(s) failed (the reports' Rows section has the tracebacks); "
+              "rerun them after fixing the cause (a failed row is rerun without --force):\n"
+              + "\n".join(f"  {line}" for line in failures), file=sys.stderr)
     return 2 if table_errors else 1 if failures else 0
 
 

@@ -376,3 +376,22 @@ def test_no_import_cycles_among_the_modules():
 
     for m in graph:
         visit(m)
+
+
+def test_a_failed_row_is_named_with_its_error_at_the_end_of_the_run(settings, tmp_path, capsys,
+                                                                    monkeypatch):
+    """A CI log is read from its tail: the run's last lines name each failed row and why."""
+    from repro import runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the decoder ran out of switches")
+
+    monkeypatch.setattr(runner, "train", broken)
+    code = main(["run", "gcn/table1/k3", "--profile", "smoke", "--iters", "2", "--data-root",
+                 settings.data_root, "--results-dir", str(tmp_path / "res"), "--work-dir",
+                 str(tmp_path / "work"), "--reports-dir", str(tmp_path / "rep")])
+    tail = capsys.readouterr().err.strip().splitlines()[-2:]
+    assert code == 1 and tail[0].startswith("1 row(s) failed") and tail[1].strip() == (
+        "gcn/table1/k3 seed 0: failed: train of gcn/table1/k3@seed0 failed: RuntimeError: the "
+        "decoder ran out of switches"), (
+        f"The run must end naming the failed row and its error: {tail}")

@@ -13,10 +13,11 @@ from repro.cli import main
 from repro.results import ResultRow, result_path, write_rows
 
 
-def put(results, key, seed, miou, trivial=3.0, status="ok"):
+def put(results, key, seed, miou, trivial=3.0, status="ok", extra=None):
     table, row = key.rsplit("/", 1)
     base = dict(table=table, row=row, seed=seed, paper=None, spec_version=1, profile="smoke",
-                data="synthetic", config="x.py", config_hash="h", git_sha="abc")
+                data="synthetic", config="x.py", config_hash="h", git_sha="abc",
+                extra=extra or {})
     rows = [ResultRow(metric="mIoU", value=miou, status=status, **base)]
     if trivial is not None:
         rows.append(ResultRow(metric="trivial_mIoU", value=trivial, status=status, **base))
@@ -59,6 +60,16 @@ def test_each_failure_names_the_row(results, case, value, kwargs, reason):
     findings, _ = compare(baseline, results)
     assert [f.row for f in findings] == ["gcn/table1/k3"] and reason in findings[0].reason, (
         f"A {case} must fail the check naming the row: {[str(f) for f in findings]}")
+
+
+def test_a_failed_row_is_reported_with_its_recorded_error(results):
+    """CI logs keep only their tail: the check's line must carry the cause, not only the status."""
+    baseline = make_baseline(results)
+    error = "Traceback (most recent call last):\n  ...\nRuntimeError: proposals ran out"
+    put(results, "gcn/table1/k3", 0, None, status="failed", extra={"error": error})
+    findings, _ = compare(baseline, results)
+    assert "no mIoU (failed: RuntimeError: proposals ran out)" in findings[0].reason, (
+        f"The failed row's last error line must be in the check's message: {findings[0]}")
 
 
 def test_a_drop_within_the_tolerance_passes(results):

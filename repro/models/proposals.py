@@ -388,8 +388,15 @@ class DeconvNetObjectCrop(BaseTransform):
             raise ValueError(f"DeconvNet trains in stage 1 or 2, got stage={stage}.")
         if crop > resize:
             raise ValueError(f"The random window ({crop}) must fit the resized crop ({resize}).")
-        # Shared memory: the stage hook writes it in the main process, workers read it.
-        self.stage = torch.full((1,), stage, dtype=torch.int32).share_memory_()
+        # Shared memory: the stage hook writes it in the main process, dataloader workers read
+        # it. Where shared memory cannot be had (a sandbox without /dev/shm), a plain tensor
+        # serves loading in the main process (num_workers=0, the smoke profile); workers need
+        # shared memory for their batches anyway, and their DataLoader says so.
+        self.stage = torch.full((1,), stage, dtype=torch.int32)
+        try:
+            self.stage.share_memory_()
+        except (RuntimeError, OSError):
+            pass
         self.context, self.resize, self.crop = context, resize, crop
         self.proposals_cfg, self.min_overlap, self.min_area = proposals, min_overlap, min_area
         self._source = None
