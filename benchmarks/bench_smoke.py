@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # benchmarks._machine
 
 
 def run_all(jobs: int, extra: list[str]) -> dict:
@@ -63,11 +64,12 @@ def main() -> int:
     args, extra = parser.parse_known_args()
     warm_cache()
     runs = [run_all(j, extra) for j in (args.jobs or [2])]
+    from benchmarks._machine import cpu_name
     from repro import paths
 
     record = dict(
         what="repro run all --profile smoke --simulate-server (CI's regression run)",
-        machine=dict(cpus=os.cpu_count(), processor=platform.processor() or platform.machine(),
+        machine=dict(cpus=os.cpu_count(), processor=cpu_name() or platform.machine(),
                      python=platform.python_version()),
         versions=paths.versions(), git_sha=paths.git_sha(),
         date=datetime.now(UTC).isoformat(timespec="seconds"), runs=runs,
