@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -37,14 +38,19 @@ def run_all(jobs: int, extra: list[str]) -> dict:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        rows = [line for line in proc.stdout.splitlines() if " seed " in line and ":" in line
-                and line.startswith("   ")]
+        # A row's status lines ("   gdn/table1/fcn32s seed 0: ok ...", then for a test-set
+        # row "awaiting_server" and "scored by the simulated server"): the last one counts.
+        status: dict[str, str] = {}
+        for line in proc.stdout.splitlines():
+            m = re.match(r"^   (\S+ seed \d+): (\S+)", line)
+            if m:
+                status[m.group(1)] = m.group(2)
         return dict(
             jobs=jobs, wall_s=round(wall, 1),
             cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
             load_before=round(load_before, 2), load_after=round(os.getloadavg()[0], 2),
-            exit_code=proc.returncode, rows_recorded=len(rows),
-            rows_failed=sum(" failed" in r or " nan_loss" in r for r in rows),
+            exit_code=proc.returncode, rows_recorded=len(status),
+            rows_failed=sum(v in ("failed", "nan_loss") for v in status.values()),
         )
 
 
@@ -57,6 +63,26 @@ def warm_cache() -> None:
         ensure_synthetic(dataset, paths.cache_dir() / "synthetic", **params)
 
 
+def table(runs: list[dict], machine: str, date: str, git_sha: str) -> dict:
+    """The runs in the shared benchmark table format (benchmarks/render_report.py)."""
+    return dict(
+        title="Smoke regression run: repro run all --profile smoke --simulate-server (CI's)",
+        command="python benchmarks/bench_smoke.py --jobs 2",
+        machine=machine, date=date,
+        columns=["jobs", "wall (min)", "CPU (min)", "load before", "load after",
+                 "rows recorded", "rows failed", "exit code"],
+        rows=[[r["jobs"], round(r["wall_s"] / 60, 1), round(r["cpu_s"] / 60, 1),
+               r["load_before"], r["load_after"], r["rows_recorded"], r["rows_failed"],
+               r["exit_code"]] for r in runs],
+        notes=["From empty results and work folders, synthetic data cached (CI generates it "
+               "once, inside its run); CPU time is the children's user + system time; load is "
+               "the 1-minute load average before and after.",
+               "Goal (issue 11): at most 15 min wall with --jobs 2.",
+               f"git {git_sha}"],
+        runs=runs,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, action="append", default=None)
@@ -67,13 +93,10 @@ def main() -> int:
     from benchmarks._machine import cpu_name
     from repro import paths
 
-    record = dict(
-        what="repro run all --profile smoke --simulate-server (CI's regression run)",
-        machine=dict(cpus=os.cpu_count(), processor=cpu_name() or platform.machine(),
-                     python=platform.python_version()),
-        versions=paths.versions(), git_sha=paths.git_sha(),
-        date=datetime.now(UTC).isoformat(timespec="seconds"), runs=runs,
-    )
+    versions = ", ".join(f"{k} {v}" for k, v in paths.versions().items())
+    machine = f"{cpu_name() or platform.machine()}, {os.cpu_count()} CPUs, no GPU; {versions}"
+    record = table(runs, machine, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                   paths.git_sha())
     from repro.results import atomic_write_json
 
     atomic_write_json(args.out, record)
