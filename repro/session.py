@@ -246,6 +246,7 @@ def run(args, profile_name: str) -> int:
         def recorded(row, status, result_rows, note):
             if status in ("failed", "nan_loss"):
                 error = str(result_rows[0].extra.get("error", "")) if result_rows else ""
+                error = " ".join(error.split())  # one line per row
                 failures.append(f"{row.spec.name}/{row.exp.key} seed {row.seed}: {status}"
                                 + (f": {error[:300]}" if error else ""))
             if display is not None:
