@@ -65,9 +65,10 @@ def warm_cache() -> None:
 
 def table(runs: list[dict], machine: str, date: str, git_sha: str) -> dict:
     """The runs in the shared benchmark table format (benchmarks/render_report.py)."""
+    jobs = " ".join(f"--jobs {r['jobs']}" for r in runs)
     return dict(
         title="Smoke regression run: repro run all --profile smoke --simulate-server (CI's)",
-        command="python benchmarks/bench_smoke.py --jobs 2",
+        command=f"python benchmarks/bench_smoke.py {jobs}",
         machine=machine, date=date,
         columns=["jobs", "wall (min)", "CPU (min)", "load before", "load after",
                  "rows recorded", "rows failed", "exit code"],
