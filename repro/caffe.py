@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from repro.files import atomic_write_bytes
 
 __all__ = [
     "CaffeFormatError",
@@ -267,13 +268,4 @@ def write_caffemodel(path: str | os.PathLike, layers: Mapping[str, Sequence[np.n
             layer = net.layer.add(name=layer_name, type=kind)
         for array in blobs:
             _fill_blob(layer.blobs.add(), np.asarray(array), legacy)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(net.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, net.SerializeToString())

@@ -67,9 +67,10 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from repro.files import atomic_write_bytes
 
 __all__ = [
     "ARCHS",
@@ -263,21 +264,6 @@ def _init_cpu_distributed(launcher: str) -> None:
         dist.init_process_group(backend="gloo")
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; the result is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_backbone(model, out: str | os.PathLike) -> Path:
     """Writes ``model``'s backbone state dict (mmseg key names, no prefix; a DDP wrapper is
     unwrapped) to ``out`` atomically; returns the path."""
@@ -290,7 +276,7 @@ def export_backbone(model, out: str | os.PathLike) -> Path:
     buf = io.BytesIO()  # not the temp file: torch.save names the archive after its file
     torch.save(state, buf)
     out = Path(out)
-    _atomic_write(out, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
+    atomic_write_bytes(out, buf.getvalue())
     return out
 
 
@@ -398,7 +384,7 @@ def pretrain(layout, *, work_root: str | os.PathLike, out: str | os.PathLike | N
     record = result_record(metrics, cfg, layout, out, checks, time.monotonic() - started,
                            trained)
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    _atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+    atomic_write_bytes(out.with_suffix(".json"), text.encode())
     return record
 
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -634,15 +633,9 @@ def _pick(layers: OrderedDict, candidates: list[ReleasedModel]) -> ReleasedModel
 def _save_atomic(obj, out: Path) -> None:
     import torch
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from repro.files import atomic_write
+
+    atomic_write(out, lambda f: torch.save(obj, f))
 
 
 def import_caffe(source: str | os.PathLike, out: str | os.PathLike, *, config: str | None = None,

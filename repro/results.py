@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
+
+from repro.files import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 
@@ -100,26 +101,6 @@ class ResultsFileError(ValueError):
 
 def result_path(results_dir: Path, profile: str, table: str, row: str, seed: int) -> Path:
     return Path(results_dir) / profile / table / f"{row}.seed{seed}.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` so that readers see either the old file or the complete new one: a
-    temporary file in the same folder, flushed to disk, then renamed over ``path``. A failure
-    (a kill, a full disk) leaves the old file and no temporary one. Files are readable by the
-    group and others (``mode``), not mkstemp's 0600."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: Path, payload) -> None:

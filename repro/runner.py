@@ -365,6 +365,7 @@ def evaluate(row: RowPlan, settings: Settings, crf: dict | None) -> dict:
     """Evaluate ``row`` (its training is done); returns metrics and provenance."""
     import numpy as np
 
+    from repro.metrics.bootstrap import per_image_relpath
     from repro.metrics.confusion import trivial_miou
 
     start = time.time()
@@ -382,8 +383,8 @@ def evaluate(row: RowPlan, settings: Settings, crf: dict | None) -> dict:
     if row.exp.protocol.eval_split != "test":
         # Per-image confusion matrices (bootstrap intervals, `repro compare`), named by the
         # row's hash: a run of another hash never overwrites those of the recorded result.
-        per_image = (f"{row.profile}/{row.spec.name}/per_image/"
-                     f"{row.exp.key}.seed{row.seed}.{row.hash}.npz")
+        per_image = per_image_relpath(row.profile, row.spec.name, row.exp.key, row.seed,
+                                      row.hash)
         cfg.test_evaluator.per_image_out = str(settings.results_dir / per_image)
     if "proposals" in (cfg.model.get("test_cfg") or {}):  # DeconvNet: which proposals
         extra["proposals"] = cfg.model.test_cfg.proposals

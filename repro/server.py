@@ -119,11 +119,12 @@ def parse_scores(path: Path, class_names: list[str]) -> dict[str, float]:
     return scores
 
 
-def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
+def simulate(pred_dir: Path, dataset: str, data_root: Path,
+             per_image_out: Path | None = None) -> dict[str, float]:
     """Score a synthetic test submission against the hidden labels the generator kept; with
     ``trivial_mIoU`` (predicting the most frequent class, from the same confusion matrix), as
     a labelled evaluation records it, so that CI can tell a test-set row that learned from one
-    that did not."""
+    that did not; ``per_image_out``: also write every image's confusion matrix there."""
     import json
     import tempfile
 
@@ -147,7 +148,7 @@ def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="repro-server-") as tmp:
         record = Path(tmp) / "score.json"
         scores = score_folder(dataset, pred_dir, gt, split=split, progress=False,
-                              json_out=record)
+                              json_out=record, per_image_out=per_image_out)
         mat = np.asarray(json.loads(record.read_text())["confusion_rows_gt_cols_pred"])
     if dataset == "cityscapes":  # 34 x 34 labelIds: the evaluated classes' ground-truth rows
         from repro.metrics.cityscapes import EVAL_LABEL_IDS
@@ -157,15 +158,42 @@ def simulate(pred_dir: Path, dataset: str, data_root: Path) -> dict[str, float]:
     return scores
 
 
-def import_scores(path: Path, scores: dict[str, float], scored_by: str, source: str) -> Path:
-    """Fill a test-set row's result file (``path``) with the server's numbers; the previous
-    file is kept in history/ (``repro.results.store``)."""
+SIMULATED_SOURCE = "simulated server (hidden synthetic test labels)"
+
+
+def simulate_into(path: Path, results_dir: Path, dataset: str) -> dict[str, float]:
+    """Score the submission recorded in a synthetic test-set row's result file (``path``, under
+    ``results_dir``) with :func:`simulate` and import the numbers, with what a labelled
+    evaluation records besides: the per-image confusion matrices (beside the result, named by
+    the row's hash) and the mIoU's bootstrap interval. Returns the scores."""
+    from repro.metrics.bootstrap import bootstrap_miou, per_image_relpath
+    from repro.metrics.per_image import PerImageConfusion
+
+    first = read_file(path)[0]
+    rel = per_image_relpath(first.profile, first.table, first.row, first.seed,
+                            first.config_hash)
+    scores = simulate(Path(first.extra["submission_dir"]), dataset,
+                      Path(first.extra["data_root"]), per_image_out=Path(results_dir) / rel)
+    interval = bootstrap_miou(PerImageConfusion.load(Path(results_dir) / rel))
+    import_scores(path, scores, "simulated_server", SIMULATED_SOURCE,
+                  ci={"mIoU": [float(interval.low), float(interval.high)]},
+                  extra={"per_image": rel})
+    return scores
+
+
+def import_scores(path: Path, scores: dict[str, float], scored_by: str, source: str,
+                  ci: dict[str, list[float]] | None = None, extra: dict | None = None) -> Path:
+    """Fill a test-set row's result file (``path``) with the server's numbers (``ci``: their
+    intervals where known; ``extra``: provenance added to every row); the previous file is kept
+    in history/ (``repro.results.store``)."""
     old = read_file(path)
+    ci, added = ci or {}, {"scores_from": source, **(extra or {})}
     rows = []
     for r in old:
         if r.metric in scores:
             rows.append(replace(r, value=float(scores[r.metric]), status="ok",
-                                scored_by=scored_by, extra={**r.extra, "scores_from": source}))
+                                scored_by=scored_by, ci=ci.get(r.metric),
+                                extra={**r.extra, **added}))
         elif r.status == "awaiting_server":
             rows.append(replace(r, status="not_reproduced", scored_by=scored_by))
         else:
@@ -175,7 +203,7 @@ def import_scores(path: Path, scores: dict[str, float], scored_by: str, source: 
     for metric, value in scores.items():
         if metric not in known:
             rows.append(replace(template, metric=metric, value=float(value), status="ok",
-                                paper=None, scored_by=scored_by,
-                                extra={**template.extra, "scores_from": source}))
+                                paper=None, scored_by=scored_by, ci=ci.get(metric),
+                                extra={**template.extra, **added}))
     store(path, rows, force=True)
     return path

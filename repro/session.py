@@ -261,7 +261,7 @@ def run(args, profile_name: str) -> int:
         fatal_error = executor.fatal_error
     if rank0 and args.simulate_server:
         for row in plan.rows:
-            _simulate_if_awaiting(row)
+            _simulate_if_awaiting(row, settings.results_dir)
     broken = {e.split(":", 1)[0] for e in table_errors}
     specs = [spec for spec, _ in selection if spec.name not in broken]
     if rank0 and specs:
@@ -281,7 +281,7 @@ def run(args, profile_name: str) -> int:
     return 2 if table_errors else 1 if failures else 0
 
 
-def _simulate_if_awaiting(row: RowPlan) -> None:
+def _simulate_if_awaiting(row: RowPlan, results_dir: Path) -> None:
     from repro import server
     from repro.results import read_file
 
@@ -290,11 +290,7 @@ def _simulate_if_awaiting(row: RowPlan) -> None:
     rows = read_file(row.result_path)
     if not rows or rows[0].status != "awaiting_server" or rows[0].data != "synthetic":
         return
-    extra = rows[0].extra
-    scores = server.simulate(Path(extra["submission_dir"]), row.exp.protocol.dataset,
-                             Path(extra["data_root"]))
-    server.import_scores(row.result_path, scores, "simulated_server",
-                         "simulated server (hidden synthetic test labels)")
+    scores = server.simulate_into(row.result_path, results_dir, row.exp.protocol.dataset)
     print(f"   {row.spec.name}/{row.exp.key} seed {row.seed}: scored by the simulated server, "
           f"mIoU {scores['mIoU']:.2f}")
 
@@ -357,11 +353,7 @@ def import_server(args) -> int:
         if rows[0].data != "synthetic":
             raise PlanError("--simulate only works on synthetic data; import the real server's "
                             "numbers with --scores FILE.")
-        extra = rows[0].extra
-        scores = server.simulate(Path(extra["submission_dir"]), exp.protocol.dataset,
-                                 Path(extra["data_root"]))
-        server.import_scores(path, scores, "simulated_server",
-                             "simulated server (hidden synthetic test labels)")
+        scores = server.simulate_into(path, args.results_dir, exp.protocol.dataset)
     else:
         scores = server.parse_scores(args.scores, server.class_names(exp.protocol.dataset))
         server.import_scores(path, scores, "server", f"evaluation server ({args.scores})")

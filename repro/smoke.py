@@ -53,8 +53,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 log = logging.getLogger("repro")
@@ -428,15 +426,11 @@ def ensure_smoke_weights(entry: str, cache_dir: str | Path) -> Path:
 def _atomic_save(state: dict, path: Path, stats: dict) -> None:
     import torch
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        (path.parent / "pretrain.json").write_text(json.dumps(stats, indent=1, default=list))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from repro.files import atomic_write, atomic_write_bytes
+
+    atomic_write_bytes(path.parent / "pretrain.json",
+                       json.dumps(stats, indent=1, default=list).encode())
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def _pretrain(entry: str, cache_dir: Path) -> tuple[dict, dict]:

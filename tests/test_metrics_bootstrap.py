@@ -240,7 +240,7 @@ def test_seed_mean_interval_and_input_checks():
 # ---------------------------------------------------------------------- repro compare
 def _store_row(results_dir, table, row, per_image, seed=0, profile="smoke", with_file=True):
     path = result_path(results_dir, profile, table, row, seed)
-    rel = per_image_relpath(profile, table, row, seed)
+    rel = per_image_relpath(profile, table, row, seed, "0" * 16)
     if with_file:
         per_image.save(results_dir / rel)
     extra = {"per_image": str(rel)} if with_file else {}
@@ -317,6 +317,10 @@ def test_nan_when_nothing_is_counted_or_one_image():
 
 
 def test_per_image_file_sits_beside_the_result_file(tmp_path):
-    rel = per_image_relpath("smoke", "gcn/table1", "k15", 2)
-    assert (tmp_path / rel).parent == result_path(tmp_path, "smoke", "gcn/table1", "k15", 2).parent
+    rel = per_image_relpath("smoke", "gcn/table1", "k15", 2, "ab12")
+    assert (tmp_path / rel).parent.parent == result_path(
+        tmp_path, "smoke", "gcn/table1", "k15", 2).parent
+    assert rel != per_image_relpath("smoke", "gcn/table1", "k15", 2, "cd34"), (
+        "Per-image files are named by the row's hash, so that another run never overwrites "
+        "those of the recorded result.")
     assert not rel.endswith(".json"), "read_all must not take it for a result file."

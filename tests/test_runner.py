@@ -6,6 +6,8 @@ import dataclasses
 import pytest
 
 from repro import server
+from repro.metrics.confusion import mean_iou
+from repro.metrics.per_image import PerImageConfusion
 from repro.report import render_all
 from repro.results import read_file, result_path
 from repro.session import run_experiment
@@ -70,15 +72,21 @@ def test_test_set_row_round_trip_through_the_simulated_server(tiny_smoke, dirs):
     status, rows = run_experiment(spec, exp, tiny_smoke, **dirs)
     assert status == "awaiting_server", rows[0].extra.get("error")
     assert rows[0].extra["submission"].endswith("results.tgz")
-    scores = server.simulate(rows[0].extra["submission_dir"], "voc", rows[0].extra["data_root"])
-    path = server.import_scores(result_path(dirs["results_dir"], "smoke", spec.name, exp.key, 0),
-                                scores, "simulated_server", "simulated")
+    path = result_path(dirs["results_dir"], "smoke", spec.name, exp.key, 0)
+    scores = server.simulate_into(path, dirs["results_dir"], "voc")
     back = {r.metric: r for r in read_file(path)}
     assert back["mIoU"].status == "ok" and back["mIoU"].value == pytest.approx(scores["mIoU"])
     assert back["mIoU"].scored_by == "simulated_server", "Simulated numbers must be marked."
     assert 0 < back["trivial_mIoU"].value < 100, (
         "A server-scored row records its trivial baseline, so that CI can tell a test-set row "
         "that learned from one that did not.")
+    per_image = PerImageConfusion.load(dirs["results_dir"] / back["mIoU"].extra["per_image"])
+    assert len(per_image) == 10 and 100 * mean_iou(per_image.total()) == pytest.approx(
+        scores["mIoU"]), "The per-image matrices of the 10 test images sum to the scored matrix."
+    low, high = back["mIoU"].ci
+    assert low < scores["mIoU"] < high and high - low > 0.5, (
+        f"A simulated-server row gets a bootstrap interval like a labelled evaluation, got "
+        f"[{low}, {high}] around {scores['mIoU']}.")
 
 
 def test_server_scores_parse_text_and_json(tmp_path):

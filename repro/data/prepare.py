@@ -76,7 +76,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -98,6 +97,7 @@ from repro.data.check import (
     file_names,
     train_id_lut,
 )
+from repro.files import atomic_write
 
 __all__ = [
     "PrepareReport",
@@ -283,21 +283,8 @@ def _write_png(arr: np.ndarray, dst: Path, force: bool,
             im.putpalette(palette.tobytes())
         im.save(f, format="PNG")
 
-    _atomic_write(dst, save)
+    atomic_write(dst, save)
     return "written", None
-
-
-def _atomic_write(dst: Path, write) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _run(tasks: list[tuple], workers: int | None, progress: bool, desc: str,
@@ -342,7 +329,7 @@ def _write_list(report: PrepareReport, list_dir: Path, name: str, ids: list[str]
                 "to be written.", "pass --force to overwrite it (or move it away to keep it).",
                 "conflict"))
             return
-    _atomic_write(path, lambda f: f.write("".join(f"{i}\n" for i in ids).encode()))
+    atomic_write(path, lambda f: f.write("".join(f"{i}\n" for i in ids).encode()))
     report.lists[name] = f"written ({len(ids)} ids)"
 
 
@@ -593,7 +580,7 @@ def _place_image(src: Path, dst: Path, copy: bool, force: bool) -> tuple[str, Pr
                 "pass --force to replace it (or move it away to keep it).", "conflict")
     if copy:
         with open(src, "rb") as f:
-            _atomic_write(dst, lambda out: out.write(f.read()))
+            atomic_write(dst, lambda out: out.write(f.read()))
         return "written", None
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.parent / f".{dst.name}.{os.getpid()}.tmp"
@@ -730,7 +717,7 @@ def prepare_coco(
             sources=sources, count=len(ids), images="copy" if copy else "symlink",
             labels="SegmentationClassAug", rule=COCO_RULE,
             categories={voc_name: cid for _, voc_name, cid, _ in VOC_COCO_CATEGORIES})
-        _atomic_write(list_dir / COCO_MANIFEST,
+        atomic_write(list_dir / COCO_MANIFEST,
                       lambda f: f.write((json.dumps(manifest, indent=2) + "\n").encode()))
         aug = list_dir / "train_aug.txt"
         if aug.is_file():

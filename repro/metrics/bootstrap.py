@@ -393,11 +393,13 @@ def _jsonable(x):
 
 
 # ------------------------------------------------------------------------------- CLI
-def per_image_relpath(profile: str, table: str, row: str, seed: int) -> str:
-    """Where a row's per-image file goes, relative to the results dir: beside its result file
-    (``repro.results.result_path``), ``<profile>/<table>/<row>.seed<seed>.per_image.npz``
-    (``read_all`` only reads ``*.json``). Record it as the rows' ``extra["per_image"]``."""
-    return f"{profile}/{table}/{row}.seed{seed}.per_image.npz"
+def per_image_relpath(profile: str, table: str, row: str, seed: int, config_hash: str) -> str:
+    """Where a row's per-image file goes, relative to the results dir:
+    ``<profile>/<table>/per_image/<row>.seed<seed>.<config hash>.npz``, beside its result file's
+    folder (``read_all`` only reads ``*.json``) and named by the row's hash, so that a run of
+    another hash never overwrites the file of the recorded result. Recorded as the rows'
+    ``extra["per_image"]``."""
+    return f"{profile}/{table}/per_image/{row}.seed{seed}.{config_hash}.npz"
 
 
 def resolve_row(results_dir: Path, selector: str, profile: str | None = None):
@@ -436,6 +438,10 @@ def resolve_row(results_dir: Path, selector: str, profile: str | None = None):
     rel = next((r.extra.get("per_image") for r in rows if r.metric == "mIoU"
                 and r.extra.get("per_image")), None)
     rel = rel or next((r.extra["per_image"] for r in rows if r.extra.get("per_image")), None)
+    if not rel and rows and rows[0].scored_by == "server":
+        raise CompareError(f"{table}/{row} was scored by the evaluation server ({path}), which "
+                           "gives no per-image numbers (test labels are not public): compare "
+                           "rows evaluated on a labelled split.")
     if not rel:
         raise CompareError(f"{path} records no per-image confusion matrices (extra "
                            f"'per_image'): rerun the row with this version of repro "

@@ -27,7 +27,6 @@ file + rename).
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,25 +88,15 @@ class PerImageConfusion:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the file atomically (see the module docstring); returns its path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(
-                    f,
-                    format=np.int64(FORMAT_VERSION),
-                    names=np.array(self.names, dtype=str),
-                    classes=np.array(self.classes, dtype=str),
-                    matrices=self.matrices,
-                )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from repro.files import atomic_write
+
+        return atomic_write(path, lambda f: np.savez_compressed(
+            f,
+            format=np.int64(FORMAT_VERSION),
+            names=np.array(self.names, dtype=str),
+            classes=np.array(self.classes, dtype=str),
+            matrices=self.matrices,
+        ))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PerImageConfusion:

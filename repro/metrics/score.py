@@ -34,9 +34,15 @@ import numpy as np
 
 from .boundary import BoundaryAccuracy, Trimap, plot_trimap
 from .cityscapes import CLASS_NAMES as CITYSCAPES_CLASSES
-from .cityscapes import CityscapesEvaluator, label_to_train_ids, scores_from_matrix
-from .confusion import ConfusionMatrix
+from .cityscapes import (
+    EVAL_LABEL_IDS,
+    CityscapesEvaluator,
+    label_to_train_ids,
+    scores_from_matrix,
+)
+from .confusion import ConfusionMatrix, confusion_matrix
 from .io import read_label_png
+from .per_image import PerImageConfusion
 
 __all__ = ["score_folder", "main_score", "add_score_arguments", "voc_pairs", "cityscapes_pairs"]
 
@@ -155,8 +161,10 @@ def cityscapes_pairs(pred_dir, gt_dir, split="val") -> tuple[list[tuple], str]:
 class _State:
     """Partial sums of one worker (merged in the parent)."""
 
-    def __init__(self, dataset, num_classes, boundary, trimap_widths, pred_ids):
+    def __init__(self, dataset, num_classes, boundary, trimap_widths, pred_ids, per_image):
         self.dataset = dataset
+        #: (name, C x C matrix) of every image, in order, when ``per_image`` (see score_folder)
+        self.per_image: list[tuple[str, np.ndarray]] | None = [] if per_image else None
         if dataset == "voc":
             self.main = ConfusionMatrix(num_classes, 255)
         else:
@@ -174,15 +182,23 @@ class _State:
                 "original image size."
             )
         if self.dataset == "voc":
-            self.main.update(pred, gt, name=str(pred_path))
+            d = confusion_matrix(pred, gt, self.main.num_classes, self.main.ignore_index,
+                                 str(pred_path))
+            self.main.mat += d
+            self.main.num_images += 1
             pred_c, gt_c = pred, gt
         else:
             inst = read_label_png(inst_path) if inst_path is not None else None
-            self.main.update(pred, gt, inst, name=str(pred_path))
+            d = self.main.update(pred, gt, inst, name=str(pred_path))[0]
+            d = d[np.ix_(EVAL_LABEL_IDS, EVAL_LABEL_IDS)]  # the 19 evaluated classes
             # boundary / trimap work in the 19-class trainId space (ignored labels = void)
             pred_c = self.main.to_label_ids(pred, "pred", str(pred_path))
             pred_c = label_to_train_ids(pred_c, str(pred_path))
             gt_c = label_to_train_ids(gt, str(gt_path))
+        if self.per_image is not None:  # named as the harness's metric names images
+            key = name if self.dataset == "voc" else (
+                "_".join(str(name).split("_")[:3]) + "_leftImg8bit")
+            self.per_image.append((key, d))
         if self.boundary is not None:
             self.boundary.update(pred_c, gt_c, str(pred_path))
         if self.trimap is not None:
@@ -192,6 +208,8 @@ class _State:
 
     def merge(self, other: _State) -> None:
         self.main.merge(other.main)
+        if self.per_image is not None:
+            self.per_image.extend(other.per_image)
         if self.boundary is not None:
             self.boundary.merge(other.boundary)
         if self.trimap is not None:
@@ -240,6 +258,7 @@ def score_folder(
     pred_ids: str = "label",
     trimap_widths: Sequence[int] | None = None,
     progress: bool = True,
+    per_image_out: str | os.PathLike | None = None,
 ) -> dict[str, float]:
     """Score every prediction PNG of ``pred_dir`` against ``gt_dir`` (see module docstring).
 
@@ -261,6 +280,9 @@ def score_folder(
             For Cityscapes, boundary and trimap scores use trainIds; predictions of ignored
             labelIds count as wrong (boundary) or as class 0 (trimap mIoU).
         progress: show a tqdm progress bar.
+        per_image_out: also write every image's confusion matrix to this ``.npz``
+            (``PerImageConfusion``: the bootstrap intervals; VOC: C x C, Cityscapes: the 19
+            evaluated classes), images named by their pair's name, in scoring order.
 
     Returns:
         Flat dict, percent (0-100, not rounded): ``aAcc``, ``mIoU``, ``mAcc``, ``fwIoU``,
@@ -281,7 +303,8 @@ def score_folder(
         pairs, split_desc = cityscapes_pairs(pred_dir, gt_dir, split)
         class_names = list(CITYSCAPES_CLASSES)
     trimap_widths = sorted({int(w) for w in trimap_widths}) if trimap_widths else None
-    settings = (dataset, len(class_names), boundary, trimap_widths, pred_ids)
+    settings = (dataset, len(class_names), boundary, trimap_widths, pred_ids,
+                per_image_out is not None)
 
     if num_workers is None:
         num_workers = min(4, os.cpu_count() or 1)
@@ -315,6 +338,9 @@ def score_folder(
             )
         metrics = total.main.summary(class_names)
         confusion = total.main.cm.mat
+    if per_image_out is not None:
+        names, mats = zip(*total.per_image) if total.per_image else ((), ())
+        PerImageConfusion.stack(names, class_names, mats).save(per_image_out)
     if total.boundary is not None:
         metrics.update(total.boundary.summary())
     if total.trimap is not None:
