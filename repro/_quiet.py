@@ -66,6 +66,7 @@ class FilteredStream(io.TextIOBase):
 
     def __init__(self):
         self._partial = ""
+        self._after_noise = False
 
     @property
     def target(self):
@@ -74,9 +75,19 @@ class FilteredStream(io.TextIOBase):
     def write(self, text: str) -> int:
         lines = (self._partial + text).splitlines(keepends=True)
         self._partial = lines.pop() if lines and not lines[-1].endswith("\n") else ""
-        kept = "".join(line for line in lines if not is_noise(line))
+        kept = []
+        for line in lines:
+            if is_noise(line):
+                self._after_noise = True
+            elif not line.strip() and self._after_noise:
+                # The blank lines of a multi-line message of noise (mmengine's "state dict do
+                # not match" block, and print's newline after it) go with it.
+                continue
+            else:
+                self._after_noise = False
+                kept.append(line)
         if kept:
-            self.target.write(kept)
+            self.target.write("".join(kept))
         return len(text)
 
     def flush(self) -> None:

@@ -29,6 +29,14 @@ def test_the_main_command_trains_what_it_says_on_a_fresh_clone(tmp_path, monkeyp
         f"The README's main command must train Table 1 of every paper on a fresh clone:\n{plan}")
 
 
+def test_tox_cli_runs_the_main_command_exactly():
+    run = readme_command("Run the main job").split("&&")[-1].strip()
+    tox = (ROOT / "tox.ini").read_text().split("[testenv:cli]", 1)[1].split("\n[", 1)[0]
+    assert run in tox.splitlines() or f"    {run}" in tox.splitlines(), (
+        f"`tox -e cli` must run the README's main command as written ({run!r}), so that the "
+        "command a new user types is the one that is run.")
+
+
 def test_the_test_command_is_what_ci_runs():
     command = readme_command("Run the tests")
     ci = (ROOT / ".ci" / "run").read_text()

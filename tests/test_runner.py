@@ -2,6 +2,7 @@
 report, non-finite loss, and the evaluation-server round trip of a test-set row."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,14 @@ def test_row_runs_writes_results_and_is_skipped_when_done(tiny_smoke, dirs):
 
     (out,) = render_all(dirs["results_dir"], dirs["results_dir"].parent / "reports", [spec])
     assert f"{r.value:.1f}" in out.read_text(), "The report must show the row's mIoU."
+
+    status, rows5 = run_experiment(spec, spec.experiment("k5"), tiny_smoke, **dirs)
+    assert status == "ok", rows5[0].extra.get("error")
+    for row in (r, rows5[0]):  # two rows trained in one process: a visualizer each (one
+        # shared by name would write the second row's vis_data into the first row's work dir)
+        runs = list(Path(row.extra["work_dir"]).glob("*/vis_data/config.py"))
+        assert len(runs) >= 2, (
+            f"{row.row}'s training and evaluation must log into its own work dir, got {runs}.")
 
 
 def test_rows_training_the_same_model_share_the_checkpoint(tiny_smoke, dirs):
