@@ -181,13 +181,49 @@ def read_baseline(path: Path) -> dict:
         raise BaselineError(f"Baseline {path} is not valid JSON ({e.msg}, line {e.lineno}): "
                             "restore it from git or rewrite it with --update.") from e
     rows = baseline.get("rows") if isinstance(baseline, dict) else None
-    if not isinstance(rows, dict) or not all(
-            isinstance(v, dict) and isinstance(v.get("mIoU"), (int, float))
-            for v in rows.values()):
+    if not isinstance(rows, dict) or not all(isinstance(v, dict) for v in rows.values()):
         raise BaselineError(f"Baseline {path} does not have the layout of `repro check "
                             "--update` (rows: {TABLE/ROW: {mIoU, trivial, spread, tolerance}}): "
                             "restore it from git or rewrite it with --update.")
+    problems = [f"{name} {baseline[name]!r} is not {want}"
+                for name, want, ok in _TOP_FIELDS
+                if name in baseline and not ok(baseline[name])]
+    problems += [f"row {key}: {name} {entry.get(name)!r} is not {want}"
+                 for key, entry in rows.items() for name, want, required, ok in _ROW_FIELDS
+                 if (required or name in entry) and not ok(entry.get(name))]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BaselineError(f"Baseline {path}: {problems[0]}{more}: restore it from git or "
+                            "rewrite it with --update.")
     return baseline
+
+
+def _number(v) -> bool:
+    """A finite JSON number (``true``/``false`` are not numbers here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _optional(check):
+    return lambda v: v is None or check(v)
+
+
+#: Top-level baseline fields the check reads: (name, what it must be, test).
+_TOP_FIELDS = (
+    ("margin", "a finite number", _number),
+    ("profile", "a profile name", lambda v: isinstance(v, str) and bool(v)),
+)
+#: Fields of a baseline row: (name, what it must be, required, test); every field that
+#: :func:`compare` or :func:`make_baseline` reads from a row is validated before use.
+_ROW_FIELDS = (
+    ("mIoU", "a finite number", True, _number),
+    ("trivial", "a finite number or null", False, _optional(_number)),
+    ("spread", "a non-negative number or null", False, _optional(lambda v: _number(v) and v >= 0)),
+    ("tolerance", "a non-negative number", False, lambda v: _number(v) and v >= 0),
+    ("learns", "true or false", False, lambda v: isinstance(v, bool)),
+    ("seeds", "a list of seeds or null", False, _optional(
+        lambda v: isinstance(v, list) and all(isinstance(s, int) and not isinstance(s, bool)
+                                              for s in v))),
+)
 
 
 def main_check(args) -> int:

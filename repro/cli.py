@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from repro.argtypes import positive_int, seed_int
+
 EXAMPLES = textwrap.dedent(
     """
     examples:
@@ -31,26 +33,6 @@ EXAMPLES = textwrap.dedent(
 
 class UserError(Exception):
     """An error the user can fix: printed without a traceback, exit code 2."""
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def seed_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**31:
-        raise argparse.ArgumentTypeError(f"seeds are 0 .. 2**31-1, got {value}")
-    return value
 
 
 def added_row(text: str) -> tuple[str, str, str | None]:

@@ -256,6 +256,26 @@ def test_bad_flags_are_refused_at_parse_time(tmp_path, flags, capsys):
     assert not (tmp_path / "res").exists(), "A refused command must write nothing."
 
 
+@pytest.mark.parametrize("flags", [["--iters", "-5"], ["--seed", "-1"]])
+def test_a_bad_flag_leaves_a_good_result_byte_identical(tmp_path, flags, capsys):
+    """Issue 12: `repro run <row> --iters -5` used to replace an ok row by a failed one, and
+    `--seed -1` wrote a ``seed-1`` file next to it."""
+    from repro.results import ResultRow, write_rows
+
+    path = result_path(tmp_path / "res", "smoke", "gcn/table1", "k3", 0)
+    write_rows(path, [ResultRow(table="gcn/table1", row="k3", metric="mIoU", seed=0, value=41.5,
+                                status="ok", paper=None, spec_version=1, profile="smoke",
+                                data="synthetic", config=K3, config_hash="good", git_sha="abc")])
+    good = path.read_bytes()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as e:
+        cli(tmp_path, "gcn/table1/k3", *flags)
+    assert e.value.code == 2 and flags[0] in capsys.readouterr().err
+    assert path.read_bytes() == good, f"{' '.join(flags)} must leave the good result unchanged."
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, (
+        f"{' '.join(flags)} must write nothing: no failed row, no history, no seed-1 file.")
+
+
 def test_cityscapes_without_gtfine_is_refused_before_anything_is_written(tmp_path, capsys,
                                                                          no_training):
     root = make_cityscapes(tmp_path / "cs", size=(64, 32), num_train=2, num_val=1, num_test=1)
@@ -298,6 +318,69 @@ def test_a_file_damaged_after_the_check_is_named_when_read(settings, tmp_path, c
     assert code == 2 and "SegmentationClassAug" in err and "[50]" in err, (
         f"A label value outside the classes must be named with its file, not surface as "
         f"'Target 50 is out of bounds' inside the loss:\n{err}")
+
+
+def _resize_labels(voc: Path) -> list[Path]:
+    labels = sorted((voc / "SegmentationClassAug").glob("*.png"))
+    for png in labels:
+        label = Image.open(png)
+        label.resize((label.width + 8, label.height - 6), Image.NEAREST).save(png)
+    return labels
+
+
+def _truncate_images(voc: Path) -> list[Path]:
+    images = sorted((voc / "JPEGImages").glob("*.jpg"))
+    for jpg in images:
+        jpg.write_bytes(jpg.read_bytes()[: jpg.stat().st_size // 2])
+    return images
+
+
+@pytest.mark.parametrize("damage, says", [(_resize_labels, "label is 42x72 (HxW) but its image"),
+                                          (_truncate_images, "LoadImageFromFile failed")])
+def test_a_file_of_the_wrong_size_or_truncated_after_the_check_is_named(settings, tmp_path,
+                                                                        capsys, damage, says):
+    """A label PNG whose size differs from its image (it used to train silently on misaligned
+    pixels) and a truncated JPEG: exit 2, the file named, the fix given."""
+    root = Path(shutil.copytree(Path(settings.data_root).parent.parent, tmp_path / "copy"))
+    voc = root / "VOCdevkit" / "VOC2012"
+    plan_one(SPEC, "s1", dataclasses.replace(settings, data_root=str(voc)))  # checked once
+    damaged = damage(voc)
+    code = main(["run", "gcn/table1/k3", "--profile", "smoke", "--iters", "2", "--data-root",
+                 str(voc), "--results-dir", str(tmp_path / "res"), "--work-dir",
+                 str(tmp_path / "work"), "--reports-dir", str(tmp_path / "rep")])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and "Traceback" not in err, (
+        f"A damaged file read during training must stop the run with exit 2:\n{err}")
+    assert any(str(f) in err for f in damaged) and "replace" in err.lower(), (
+        f"The error must name the damaged file and the fix:\n{err}")
+
+
+def test_the_label_size_is_checked_against_the_image_before_any_resize(settings, tmp_path):
+    """Test pipelines resize the image before LoadAnnotations: the label is compared with the
+    image's size as loaded, so a good sample passes and a label of another size is named."""
+    from repro.data.guard import DataFileError, GuardedPipeline
+
+    voc = Path(settings.data_root)
+    name = (voc / "ImageSets" / "Segmentation" / "val.txt").read_text().split()[0]
+    image, label = voc / "JPEGImages" / f"{name}.jpg", voc / "SegmentationClass" / f"{name}.png"
+    guard = GuardedPipeline([dict(type="LoadImageFromFile"),
+                             dict(type="Resize", scale=(32, 32), keep_ratio=False),
+                             dict(type="LoadAnnotations"), dict(type="PackSegInputs")],
+                            num_classes=21)
+
+    def sample(seg):
+        return dict(img_path=str(image), seg_map_path=str(seg), reduce_zero_label=False,
+                    seg_fields=[])
+
+    packed = guard(sample(label))
+    assert tuple(packed["data_samples"].gt_sem_seg.data.shape[-2:]) == (48, 64), (
+        "A label of its image's size must pass even when the image was resized first.")
+    other = tmp_path / "other.png"
+    Image.open(label).resize((64, 40), Image.NEAREST).save(other)
+    with pytest.raises(DataFileError, match=r"label is 40x64 \(HxW\) but its image") as e:
+        guard(sample(other))
+    assert str(other) in str(e.value) and str(image) in str(e.value), (
+        "The error must name the label and its image.")
 
 
 def test_an_unwritable_results_folder_is_refused_before_training(tmp_path, capsys, no_training):

@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -163,3 +164,24 @@ def test_named_split_is_read_from_the_dataset_first(voc):
     assert out["mIoU"] == pytest.approx(cm.mean_iou() * 100), (
         "split='val' should use the dataset's ImageSets/Segmentation/val.txt when it exists."
     )
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_truncated_prediction_is_one_line_naming_it(voc, capsys, workers):
+    """`repro score` on a damaged PNG: exit 2 and one line naming the file, also when the file
+    is read in a worker process (never a multiprocessing traceback)."""
+    from repro.cli import main
+
+    root, _ = voc
+    damaged = root / "pred" / f"{IDS[1]}.png"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    code = main(["score", "--dataset", "voc", "--pred", str(root / "pred"), "--gt",
+                 str(root / "VOCdevkit"), "--split", "all", "--workers", workers])
+    err = capsys.readouterr().err
+    # Progress-bar renderings ("scoring voc:  25%|...| 1/4 [...]") are not messages.
+    lines = [ln for ln in re.sub(r"scoring voc:[^\]\r\n]*\]", "", err).replace(
+        "\r", "\n").splitlines() if ln.strip()]
+    assert code == 2 and "Traceback" not in err, (
+        f"A damaged prediction must exit 2 without a traceback (workers {workers}):\n{err}")
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(damaged) in lines[0], (
+        f"The error must be one line naming {damaged} (workers {workers}):\n{err}")

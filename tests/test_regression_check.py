@@ -134,3 +134,28 @@ def test_a_damaged_baseline_is_one_line(tmp_path, capsys, text):
     assert main(["check", "--baseline", str(path), "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(path) in err and "--update" in err, err
+
+
+@pytest.mark.parametrize("field, value", [
+    ("tolerance", "abc"), ("trivial", "abc"), ("spread", "abc"), ("spread", -1.0),
+    ("learns", "no"), ("learns", 1), ("mIoU", True), ("mIoU", None), ("seeds", "0 1 2"),
+    ("margin", "ten"),
+])
+def test_a_malformed_baseline_field_is_one_line_naming_the_file(results, tmp_path, capsys,
+                                                                field, value):
+    """Each field the check reads from a baseline is validated: a hand edit gone wrong is one
+    line naming the file, the field and the fix, never a traceback from inside the comparison."""
+    baseline = make_baseline(results)
+    if field == "margin":
+        baseline["margin"] = value
+    else:
+        baseline["rows"]["gcn/table1/k3"][field] = value
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(baseline))
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(path), "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, (
+        f"A malformed baseline must give one line, not a traceback:\n{err}")
+    assert str(path) in err and field in err and "--update" in err, (
+        f"The line must name the file, the field {field!r} and the fix: {err}")

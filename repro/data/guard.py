@@ -8,7 +8,11 @@ surfaces mid-training as ``image file is truncated``, a shape error, or ``IndexE
 - any exception raised by a transform becomes :class:`DataFileError` naming the image and
   label files of the sample and the fix;
 - right after ``LoadAnnotations`` the label is checked: every value must be a class index
-  (``0 .. num_classes-1``) or ``ignore_index`` (one vectorised comparison per sample).
+  (``0 .. num_classes-1``) or ``ignore_index`` (one vectorised comparison per sample), and its
+  height x width must be the image's as loaded (``ori_shape``, which a ``Resize`` placed before
+  ``LoadAnnotations`` in test pipelines leaves unchanged): a label of another size would
+  otherwise be resized, cropped or padded along with the image and train silently on
+  misaligned pixels, or fail later with a shape error that names no file.
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ class GuardedPipeline(BaseTransform):
         label = results.get("gt_seg_map")
         if not isinstance(label, np.ndarray):
             return
+        image = results.get("ori_shape")
+        if image is not None and tuple(label.shape[:2]) != tuple(image[:2]):
+            raise DataFileError(
+                f"{results.get('seg_map_path')}: label is {label.shape[0]}x{label.shape[1]} "
+                f"(HxW) but its image {results.get('img_path')} is {image[0]}x{image[1]}. "
+                "Replace the label with one of its image's size (or rerun `repro data prepare "
+                "...`), then check the dataset with `repro data check`."
+            )
         bad = (label >= self.num_classes) & (label != self.ignore_index)
         if bad.any():
             values = sorted(set(np.unique(label[bad]).tolist()))[:8]

@@ -312,18 +312,21 @@ def score_folder(
     chunks = [pairs[i : i + chunk] for i in range(0, len(pairs), chunk)]
     total = _State(*settings)
     bar = tqdm(total=len(pairs), desc=f"scoring {dataset}", unit="img", disable=not progress)
-    if num_workers <= 0 or len(chunks) == 1:
-        for c in chunks:
-            total.merge(_score_chunk((settings, c)))
-            bar.update(len(c))
-    else:
-        import multiprocessing as mp
-
-        with mp.Pool(num_workers) as pool:
-            for c, part in zip(chunks, pool.imap(_score_chunk, [(settings, c) for c in chunks])):
-                total.merge(part)
+    try:  # closed on an error too: the error line must not share the bar's line
+        if num_workers <= 0 or len(chunks) == 1:
+            for c in chunks:
+                total.merge(_score_chunk((settings, c)))
                 bar.update(len(c))
-    bar.close()
+        else:
+            import multiprocessing as mp
+
+            with mp.Pool(num_workers) as pool:
+                for c, part in zip(chunks, pool.imap(_score_chunk,
+                                                     [(settings, c) for c in chunks])):
+                    total.merge(part)
+                    bar.update(len(c))
+    finally:
+        bar.close()
 
     if dataset == "voc":
         metrics = total.main.summary(class_names)
