@@ -50,9 +50,11 @@ looks for the ``resnet50_gcn`` entry):
   recipe and provenance (:func:`result_record`), written atomically.
 
 ``--smoke``: the same code path on CPU in about a minute: the tiny-width ResNet50-GCN of the
-configs' ``smoke`` variant, 64 px crops (evaluation: 73x73 resize, 64 centre crop, the paper's
-ratio), ``SMOKE_EPOCHS`` epochs with the recipe's milestones scaled, total batch 32 with the lr
-scaled linearly (mmpretrain's ``auto_scale_lr`` rule), on the synthetic ImageNet-layout data of
+smoke profile (``repro.smoke``'s variant of the Table 6 configs: base width 8, GCN widths
+scaled alike; the profile's segmentation schedule is not used), 64 px crops (evaluation: 73x73
+resize, 64 centre crop, the paper's ratio), its own schedule: ``SMOKE_EPOCHS`` epochs with the
+recipe's milestones scaled, total batch ``SMOKE_BATCH`` (32) with the lr scaled linearly
+(mmpretrain's ``auto_scale_lr`` rule), on the synthetic ImageNet-layout data of
 ``repro.data.imagenet`` unless ``--imagenet`` is given. Its weights go to the work dir unless
 ``--out`` says otherwise, never over the real ``resnet50_gcn.pth``.
 """
@@ -114,14 +116,17 @@ def table6_configs() -> list[str]:
 
 
 def seg_config(rel: str, smoke: bool):
-    """An mmseg config of Table 6, with its tiny ``smoke`` variant merged in if ``smoke``."""
+    """An mmseg config of Table 6; if ``smoke``, its tiny variant of the smoke profile
+    (``repro.smoke.apply_smoke_variant``: ResNetGCN-50 at base width 8, GCN widths scaled
+    alike, trainable BatchNorm), the model every smoke run of the config trains."""
     from mmengine.config import Config
 
     from repro import paths
+    from repro import smoke as smoke_profile
 
     cfg = Config.fromfile(str(paths.config_path(rel)))
     if smoke:
-        cfg.merge_from_dict({"model": cfg.smoke.model.to_dict()})
+        smoke_profile.apply_smoke_variant(cfg)
     return cfg
 
 
@@ -151,13 +156,21 @@ def _recipe():
 
 def build_pretrain_config(layout, *, work_dir: str | os.PathLike, smoke: bool = False,
                           gpus: int = 1, seed: int = 0, amp: bool = False,
-                          workers: int | None = None, epochs: int | None = None):
+                          workers: int | None = None, epochs: int | None = None,
+                          recipe=None):
     """The mmengine ``Config`` that trains ResNet50-GCN on ``layout`` (an
     :class:`repro.data.imagenet.ImageNetLayout`): mmpretrain's recipe with the changes of the
-    module docstring. Pure: builds nothing, reads only the config files."""
+    module docstring. Pure: builds nothing, reads only the config files.
+
+    ``recipe``: the recipe to change (an mmengine ``Config`` or dict, left unchanged); default
+    :data:`RECIPE`, read from the installed onedl-mmpretrain. Only reading the default needs
+    mmpretrain, so the changes can be checked on a transcription of the recipe without it."""
     from mmengine.config import Config
 
-    cfg = _recipe()
+    if recipe is None:
+        cfg = _recipe()
+    else:
+        cfg = Config(copy.deepcopy(recipe.to_dict() if isinstance(recipe, Config) else recipe))
     total = SMOKE_BATCH if smoke else TOTAL_BATCH
     if gpus < 1 or total % gpus:
         raise PretrainError(f"--gpus {gpus}: the total batch of {total} must split evenly over "
@@ -393,7 +406,10 @@ def pretrain(layout, *, work_root: str | os.PathLike, out: str | os.PathLike | N
 
 
 def add_pretrain_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``repro pretrain`` options (the names :func:`main_pretrain` reads)."""
+    """The ``repro pretrain`` options (the names :func:`main_pretrain` reads); counts, epochs
+    and the seed are validated at parse time (``repro.argtypes``: exit 2 before any work)."""
+    from repro.argtypes import nonnegative_int, positive_int, seed_int
+
     parser.add_argument("arch", choices=ARCHS,
                         help="backbone to pretrain: resnet50-gcn (GCN Sec. 4.1.2, Table 6)")
     parser.add_argument("--imagenet", type=Path, default=None, metavar="DIR",
@@ -406,7 +422,7 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         help="weight file to write (default: $REPRO_WEIGHTS/resnet50_gcn.pth, "
                         "where `repro weights` looks; with --smoke, the run's work dir); the "
                         "ImageNet errors go to the same name with .json")
-    parser.add_argument("--gpus", type=int, default=1,
+    parser.add_argument("--gpus", type=positive_int, default=1,
                         help="processes (torchrun, one per GPU; gloo on CPU); the total batch of "
                         "256 is split over them")
     parser.add_argument("--smoke", action="store_true",
@@ -414,13 +430,13 @@ def add_pretrain_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
                         "not the paper)")
     parser.add_argument("--amp", action="store_true",
                         help="mixed precision (not in the recipe, which is fp32; recorded)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=nonnegative_int, default=None,
                         help="data loader processes per GPU (default: the recipe's 5; 0 with "
                         "--smoke)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=None,
                         help="override the number of epochs (recipe: 100; milestones scale "
                         "with it; recorded)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
     return parser
 
 

@@ -177,3 +177,32 @@ def test_server_rows(table, chain):
         f"{table}/ours must start from the same checkpoint as {chain}.")
     assert all(c.metric == "mIoU" and c.col == "mean-IoU(%)" for e in spec.experiments
                for c in e.cells), f"{table} prints one column, mean-IoU(%)."
+
+
+def test_smoke_plan_of_tables_7_and_8_skips_no_row(tmp_path, monkeypatch):
+    """The synthetic VOC carries the COCO stage-1 split (repro.data.synth writes COCO-format
+    instances that `repro data prepare coco` turns into coco.txt), so no row of the stage chain
+    of Tables 7 and 8 is skipped in the smoke profile."""
+    import repro.smoke
+    from repro.data.source import DATA_ENV
+    from repro.plan import Settings, plan_rows
+    from repro.profiles import PROFILES
+
+    monkeypatch.delenv(DATA_ENV["voc"], raising=False)
+    # Planning, not the pretrained tiny backbones, is under test.
+    monkeypatch.setattr(repro.smoke, "apply_smoke_weights", lambda cfg, cache: {})
+    settings = Settings(profile=PROFILES["smoke"], results_dir=tmp_path / "results",
+                        work_root=tmp_path / "work")
+    selection = [(spec, exp, True) for spec in map(get_table, ("gcn/table7", "gcn/table8"))
+                 for exp in spec.runnable]
+    plan = plan_rows(selection, settings)
+    assert not plan.skipped, f"Smoke rows of GCN Tables 7-8 skipped: {plan.skipped}."
+    planned = {f"{r.spec.name}/{r.exp.key}" for r in plan.rows}
+    assert planned == {f"{spec.name}/{exp.key}" for spec, exp, _ in selection}
+    for r in plan.rows:
+        first = r.training.chain()[0].cfg["train_dataloader"]["dataset"]
+        lists = [d["ann_file"] for d in first.get("datasets", [first])]
+        assert "ImageSets/Segmentation/coco.txt" in lists, (
+            f"{r.spec.name}/{r.exp.key}: its chain must start with Stage-1 on COCO + SBD + VOC, "
+            f"got the lists {lists}."
+        )

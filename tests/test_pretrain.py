@@ -174,18 +174,91 @@ def test_config_is_mmpretrain_resnet50_recipe_with_the_papers_evaluation():
     assert (cfg.model.head.in_channels, cfg.model.head.num_classes) == (2048, 1000)
 
 
-@needs_mmpretrain
-def test_smoke_config_scales_batch_lr_and_schedule():
-    from repro.pretrain import SMOKE_EPOCHS, build_pretrain_config
+def _transcribed_recipe() -> dict:
+    """The keys of mmpretrain's ``resnet/resnet50_8xb32_in1k.py`` that
+    ``build_pretrain_config`` reads or changes, transcribed, so that the changes are checked
+    without the pretrain extra (the installed recipe is checked where it is installed)."""
+    test_pipeline = [dict(type="LoadImageFromFile"), dict(type="ResizeEdge", scale=256,
+                                                          edge="short"),
+                     dict(type="CenterCrop", crop_size=224), dict(type="PackInputs")]
 
+    def loader(split, pipeline, shuffle):
+        return dict(batch_size=32, num_workers=5, persistent_workers=True,
+                    sampler=dict(type="DefaultSampler", shuffle=shuffle),
+                    dataset=dict(type="ImageNet", data_root="data/imagenet", split=split,
+                                 pipeline=pipeline))
+
+    return dict(
+        model=dict(type="ImageClassifier",
+                   backbone=dict(type="ResNet", depth=50, num_stages=4, out_indices=(3,),
+                                 style="pytorch"),
+                   neck=dict(type="GlobalAveragePooling"),
+                   head=dict(type="LinearClsHead", num_classes=1000, in_channels=2048,
+                             loss=dict(type="CrossEntropyLoss", loss_weight=1.0), topk=(1, 5))),
+        data_preprocessor=dict(num_classes=1000, mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], to_rgb=True),
+        train_dataloader=loader("train", [
+            dict(type="LoadImageFromFile"), dict(type="RandomResizedCrop", scale=224),
+            dict(type="RandomFlip", prob=0.5, direction="horizontal"),
+            dict(type="PackInputs")], True),
+        val_dataloader=loader("val", test_pipeline, False),
+        test_dataloader=loader("val", test_pipeline, False),
+        val_evaluator=dict(type="Accuracy", topk=(1, 5)),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4)),
+        param_scheduler=dict(type="MultiStepLR", by_epoch=True, milestones=[30, 60, 90],
+                             gamma=0.1),
+        train_cfg=dict(by_epoch=True, max_epochs=100, val_interval=1),
+        auto_scale_lr=dict(base_batch_size=256),
+        default_hooks=dict(logger=dict(type="LoggerHook", interval=100),
+                           checkpoint=dict(type="CheckpointHook", interval=1)),
+    )
+
+
+@pytest.mark.parametrize("recipe", [
+    "transcribed", pytest.param("installed", marks=needs_mmpretrain)])
+def test_smoke_config_scales_batch_lr_and_schedule(recipe):
+    from repro import smoke
+    from repro.pretrain import (
+        SMOKE_EPOCHS,
+        TABLE6_CONFIG,
+        build_pretrain_config,
+        seg_config,
+    )
+
+    given = _transcribed_recipe() if recipe == "transcribed" else None
     cfg = build_pretrain_config(_layout(20, synthetic=True), work_dir="/tmp/w", smoke=True,
-                                gpus=2)
+                                gpus=2, recipe=given)
+    if given is not None:
+        assert given == _transcribed_recipe(), "The recipe passed in must be left unchanged."
     assert cfg.train_dataloader.batch_size == 16 and cfg.optim_wrapper.optimizer.lr == 0.0125, (
         "Smoke: total batch 32 over 2 processes, lr 0.1 x 32 / 256 (linear scaling rule)."
     )
-    assert cfg.train_cfg.max_epochs == SMOKE_EPOCHS
-    assert max(cfg.param_scheduler.milestones) < SMOKE_EPOCHS
-    assert cfg.model.backbone.base_channels == 8 and cfg.model.head.in_channels == 256
+    assert cfg.optim_wrapper.optimizer.type == "SGD", (
+        "The pretraining keeps the recipe's optimiser: the smoke profile's AdamW belongs to "
+        "the segmentation rows."
+    )
+    assert cfg.train_cfg.max_epochs == SMOKE_EPOCHS == cfg.train_cfg.val_interval
+    assert list(cfg.param_scheduler.milestones) == [2, 5, 7], (
+        f"The recipe's milestones 30/60/90 of 100 epochs scaled to {SMOKE_EPOCHS}, got "
+        f"{cfg.param_scheduler.milestones}."
+    )
+    assert cfg.train_dataloader.dataset.pipeline[1].scale == 64
+    assert [t.to_dict() for t in cfg.val_dataloader.dataset.pipeline[1:3]] == [
+        dict(type="Resize", scale=(73, 73), keep_ratio=False),
+        dict(type="CenterCrop", crop_size=64)], "Table 6's 224 / 256 ratio at the smoke crop."
+
+    bb = cfg.model.backbone.to_dict()
+    tiny = smoke.smoke_backbone("resnet50_gcn")
+    for key in ("depth", "base_channels", "stem_channels", "gcn_channels"):
+        assert bb[key] == tiny[key], (
+            f"The smoke backbone's {key} must be repro.smoke's tiny ResNetGCN-50 ({tiny[key]}), "
+            f"got {bb[key]}."
+        )
+    assert bb["base_channels"] == 8 and cfg.model.head.in_channels == 256
+    seg = seg_config(TABLE6_CONFIG, smoke=True).model.backbone.to_dict()
+    for key in ("out_indices", "norm_cfg", "norm_eval", "frozen_stages", "init_cfg", "type"):
+        seg.pop(key, None), bb.pop(key, None)
+    assert bb == seg, "The pretrained backbone must be the smoke rows' backbone, key for key."
     assert cfg.model.head.num_classes == 20
     assert len(cfg.train_dataloader.dataset.metainfo.classes) == 20
 
@@ -300,3 +373,27 @@ def test_relaunch_command_line_round_trips(tmp_path):
     assert vars(parsed) == vars(args), (
         "torchrun reruns `python -m repro.pretrain` with _argv(args): every option must survive."
     )
+
+
+@pytest.mark.parametrize("entry", ["repro pretrain", "python -m repro.pretrain"])
+@pytest.mark.parametrize("flag, value", [("--seed", "-1"), ("--epochs", "-5"), ("--epochs", "0"),
+                                         ("--gpus", "0"), ("--workers", "-3"), ("--seed", "x")])
+def test_bad_flags_are_refused_at_parse_time(tmp_path, capsys, entry, flag, value):
+    """Seeds in range, positive epochs and GPU counts, non-negative workers: refused by the
+    parser (exit 2, the flag named) before any data is looked at or anything is written."""
+    from repro.cli import main as repro_main
+    from repro.pretrain import main as pretrain_main
+
+    argv = ["resnet50-gcn", "--smoke", "--work-dir", str(tmp_path / "work"), "--out",
+            str(tmp_path / "w.pth"), flag, value]
+    with pytest.raises(SystemExit) as e:
+        repro_main(["pretrain", *argv]) if entry == "repro pretrain" else pretrain_main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and flag in err, f"{entry} must refuse {flag} {value}:\n{err}"
+    assert not list(tmp_path.iterdir()), "A refused command must write nothing."
+
+
+def test_zero_workers_and_in_range_values_are_accepted():
+    args = _args(workers=0, epochs=1, gpus=2, seed=2**31 - 1)
+    assert (args.workers, args.epochs, args.gpus, args.seed) == (0, 1, 2, 2**31 - 1), (
+        "--workers 0 loads data in the main process and must stay allowed.")

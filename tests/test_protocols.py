@@ -53,3 +53,35 @@ def test_trained_rows_carry_a_protocol_note(table):
     missing = [e.key for e in get_table(table).runnable if e.trained_metrics
                and not e.protocol.note]
     assert not missing, f"{table}: rows {missing} have no protocol note on what differs."
+
+
+def test_sgd_m099_lr_is_fcn_lr_on_a_512_crop():
+    """FCN's 1e-10 on the summed loss equals 1e-10 x 512^2 on mmseg's mean over a 512x512 input
+    (the schedule's comment); the GCN configs, Stage-1's 640x640 ones included, keep it."""
+    from mmengine.config import Config
+
+    from repro import paths
+
+    lr = Config.fromfile(str(paths.config_path("_base_/schedules/schedule_sgd_m099.py")))
+    assert lr.optimizer.lr == pytest.approx(1e-10 * 512**2, rel=1e-12), (
+        f"The schedule's lr must be FCN's 1e-10 x 512^2 = 2.62144e-5, got {lr.optimizer.lr}."
+    )
+    stage1 = get_table("gcn/table7").experiment("stage1-gcn-br").config
+    cfg = Config.fromfile(str(paths.config_path(stage1)))
+    assert cfg.optim_wrapper.optimizer.lr == lr.optimizer.lr, (
+        f"{stage1} must keep the schedule's lr, as Table 7's Stage-1 note says."
+    )
+
+
+def test_table7_stage1_note_gives_the_lr_of_its_640_crop():
+    spec = get_table("gcn/table7")
+    fcn_640 = f"{1e-10 * 640**2:.1e}".replace("e-05", "e-5")  # 4.1e-5
+    for exp in spec.runnable:
+        note = exp.protocol.note
+        if exp.key.startswith("stage1-"):
+            assert "640x640" in note and fcn_640 in note and "2.62e-5" in note, (
+                f"{exp.key}: the Stage-1 note must say that its 640x640 input keeps 2.62e-5, "
+                f"not FCN's equivalent {fcn_640}: {note}"
+            )
+        else:
+            assert fcn_640 not in note, f"{exp.key} trains at 512x512: {note}"

@@ -288,9 +288,15 @@ VOC3_NOTE = (
     "iterations per stage not stated (100k); MS scales not stated (DeepLab's 0.5-1.75 + flip); "
     "CRF parameters cross-validated on DeepLab v2's grid; " + LR_NOTE.split(";")[0]
 )
+#: Stage-1's configs keep the 512x512 learning rate (``schedule_sgd_m099.py``) on their larger
+#: input, where the mean loss divides the sum by 640 x 640: not FCN's equivalent there.
+STAGE1_LR_NOTE = (
+    "Stage-1 keeps 2.62e-5 on its 640x640 input, not FCN's equivalent there (1e-10 x 640 x 640 "
+    "= 4.1e-5): its steps are 0.64x those of FCN's summed loss"
+)
 VOC_STAGE1 = Protocol(dataset="voc", train_split="coco+train_aug", eval_split="val",
-                      crop_size=(640, 640), note=VOC3_NOTE)
-VOC_STAGE2 = replace(VOC_STAGE1, train_split="train_aug", crop_size=(512, 512))
+                      crop_size=(640, 640), note=f"{VOC3_NOTE}; {STAGE1_LR_NOTE}")
+VOC_STAGE2 = replace(VOC_STAGE1, train_split="train_aug", crop_size=(512, 512), note=VOC3_NOTE)
 VOC_STAGE3 = replace(VOC_STAGE2, train_split="train", train_labels="SegmentationClass")
 VOC_STAGES = {1: VOC_STAGE1, 2: VOC_STAGE2, 3: VOC_STAGE3}
 
