@@ -43,7 +43,8 @@ from repro.data.source import (
 )
 from repro.profiles import Profile, apply_profile, apply_protocol
 from repro.results import GOOD, ResultsFileError, read_file, result_path
-from repro.tables.registry import Experiment, TableSpec, get_table
+from repro.tables.registry import Experiment, TableSpec
+from repro.tables.rows import RELEASED_HEADING, has_released, row_ref
 
 
 class PlanError(ValueError):
@@ -435,8 +436,8 @@ class Planner:
         from repro.weights import _digest
 
         if not exp.released:
-            raise PlanError(f"{spec.name}/{exp.key} has no released model: `repro list` shows "
-                            "the rows that have one (column 'released').")
+            raise PlanError(f"{spec.name}/{exp.key} has no released model: `repro list` names "
+                            f"the rows that have one (under '{RELEASED_HEADING}').")
         path = require_released(exp.released)
         stat = path.stat()
         return dict(name=exp.released, path=str(path), config=RELEASED[exp.released].config,
@@ -561,21 +562,6 @@ def _ensemble_model(planner: Planner, spec: TableSpec, exp: Experiment, seed: in
     return ConfigDict(type="EnsembleSegmentor", members=members)
 
 
-def row_ref(spec: TableSpec, key: str) -> tuple[TableSpec, Experiment]:
-    """A row named from another row: ``key`` in the same table or ``paper/tableN/key``."""
-    if "/" in key:
-        table, _, key = key.rpartition("/")
-        spec = get_table(table)
-    return spec, spec.experiment(key)
-
-
-def _has_released(spec: TableSpec, exp: Experiment) -> bool:
-    """The row has a released model, or is an ensemble of rows that all have one."""
-    if exp.members:
-        return all(row_ref(spec, m)[1].released for m in exp.members)
-    return bool(exp.released)
-
-
 def writable(folder: Path) -> None:
     """Raise PlanError unless ``folder`` can be created and written (checked before work)."""
     folder = Path(folder)
@@ -601,7 +587,7 @@ def plan_rows(selection: list[tuple[TableSpec, Experiment, bool]], settings: Set
     for spec, exp, user_row in selection:
         if exp.reference:
             continue
-        if settings.released and exp.trained_metrics and not _has_released(spec, exp):
+        if settings.released and exp.trained_metrics and not has_released(spec, exp):
             skipped.append((f"{spec.name}/{exp.key}", "no released model"))
             continue
         for seed in settings.seeds:

@@ -961,6 +961,9 @@ def list_tables(results_dir: Path) -> None:
     """`repro list`: every table, its rows, which have released models, and what is done
     (printed); a damaged results file is raised after the listing."""
     from repro.tables.registry import all_tables
+    import textwrap
+
+    from repro.tables.rows import RELEASED_HEADING, released_models
 
     errors: list[ResultsFileError] = []
     done: dict[tuple[str, str], set[str]] = {}
@@ -968,13 +971,23 @@ def list_tables(results_dir: Path) -> None:
         if r.status in ("ok", "awaiting_server"):
             done.setdefault((r.table, r.profile), set()).add(r.row)
     body = []
+    released: dict[str, list[str]] = {}  # table -> "row (released model + ...)"
     for name, spec in all_tables().items():
         runnable = spec.runnable
         status = [f"{profile} {len(done[name, profile])}/{len(runnable)}"
                   for profile in ("smoke", "paper") if (name, profile) in done]
-        released = sum(1 for e in runnable if e.released)
-        body.append([name, len(runnable), len(spec.experiments) - len(runnable), released,
-                     ", ".join(status) or "not run", spec.caption[:50]])
+        for e in runnable:  # the planner's rule: the row's own model, or all its members'
+            if models := released_models(spec, e):
+                released.setdefault(name, []).append(f"{e.key} ({' + '.join(models)})")
+        body.append([name, len(runnable), len(spec.experiments) - len(runnable),
+                     len(released.get(name, ())), ", ".join(status) or "not run",
+                     spec.caption[:50]])
     print(tabulate(body, headers=["table", "rows", "ref. rows", "released", "done", "caption"]))
+    if released:
+        print(f"\n{RELEASED_HEADING} (repro run TABLE/ROW --released; their files: "
+              "repro weights):")
+        for name, rows in released.items():
+            print(textwrap.fill(", ".join(rows), width=100, initial_indent=f"  {name}: ",
+                                subsequent_indent="    ", break_on_hyphens=False))
     if errors:
         raise ResultsFileError(str(errors[0]), errors[0].path)

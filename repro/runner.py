@@ -650,6 +650,9 @@ class Executor:
                 if train[1].get("final_loss") is not None and status in GOOD:
                     values["final_loss"] = float(train[1]["final_loss"])
             extra["stages"] = [t.label for t in row.training.chain()]
+            first = row.training.chain()[0].init_weights  # e.g. GDN from a released baseline
+            if first:
+                extra["init_weights"] = {k: first[k] for k in ("name", "path", "sha256")}
         if row.members:
             extra["members"] = list(row.exp.members)
         if row.crf is not None:

@@ -9,8 +9,12 @@ The harness never downloads weights; the user supplies files (registry name: fil
 - ``resnet152``: torchvision ``resnet152-*.pth`` (``conv1``, ``bn1``, ``layer1.0.conv1`` ..);
   GCN.
 - ``resnet50``: torchvision ``resnet50-*.pth``; GCN Table 6.
-- ``resnet50_gcn``: ResNet50-GCN (GCN Sec. 4.1.2, ImageNet-trained for Table 4), no public
-  file: the user's ``ResNetGCN`` state dict; GCN Table 6.
+- ``resnet50_gcn``: ResNet50-GCN (GCN Sec. 4.1.2, ImageNet-trained for Table 6), no public
+  file: ``repro pretrain resnet50-gcn --imagenet DIR`` (``repro.pretrain``) writes it, or the
+  user's ``ResNetGCN`` state dict; GCN Table 6.
+- ``structured_edges``: not a backbone: the structured-edge forest of DeconvNet's EdgeBoxes
+  proposals (``repro.models.proposals``); the rows that test with EdgeBoxes (Table 1's DeconvNet
+  and EDeconvNet rows, paper profile; the smoke profile uses selective search).
 
 Location: ``$REPRO_WEIGHTS/<file>`` if set, else ``~/.cache/repro/weights/<file>`` (not the
 synthetic-data cache ``$REPRO_CACHE``: these files are not regenerable), where ``<file>`` is the
@@ -120,8 +124,10 @@ REGISTRY = {
         WeightSpec(
             "resnet50_gcn", "ResNet50-GCN ImageNet (GCN Sec. 4.1.2; no public weights)",
             ("resnet50_gcn.pth", "resnet50_gcn*.pth"),
-            "train the ResNet50-GCN backbone on ImageNet yourself (the authors released no "
-            "weights) and save its state dict (mmseg key names, optionally under 'backbone.')",
+            "the authors released no weights: pretrain it on ImageNet with `repro pretrain "
+            "resnet50-gcn --imagenet DIR` (GCN Sec. 4.1.2; writes <weights folder>/"
+            "resnet50_gcn.pth), or save your own ResNetGCN state dict there (mmseg key names, "
+            "optionally under 'backbone.')",
         ),
     )
 }
@@ -502,12 +508,33 @@ def _list_released(needs_vgg16: str = "-") -> None:
           "--released` converts it on first use, or: repro weights import-caffe FILE "
           "--model NAME --out FILE.pth)")
     print(tabulate([r[:4] for r in rows], headers=["released", "file", "status", "rows"]))
-    for name, _, status, _, url in rows:
-        if status == "MISSING":
-            print(f"{name}: {url}")
+    print("where the authors published them:")
+    for name, _, _, _, url in rows:
+        print(f"  {name}: {url}")
+
+
+def _uses_edgeboxes(exp) -> bool:
+    """Whether the row tests with EdgeBoxes proposals in the paper profile (proposal-wise
+    inference, ``model.test_cfg.proposals`` of type ``edgeboxes`` after the row's options),
+    hence needs the ``structured_edges`` file (``repro.models.proposals.require_proposals``).
+    Rows of static cells only (computed from the built model) run no inference."""
+    if exp.protocol.test_mode != "proposals" or not exp.trained_metrics:
+        return False
+    from mmengine.config import Config
+
+    from repro import paths
+
+    cfg = Config.fromfile(str(paths.config_path(exp.config)))
+    if exp.options:
+        cfg.merge_from_dict(exp.options)
+    proposals = (cfg.model.get("test_cfg") or {}).get("proposals") or {}
+    return proposals.get("type") == "edgeboxes"
 
 
 def _needs_by_entry() -> dict[str, set[str]]:
+    """Registry entry -> what needs it: the tables whose configs' backbones load it; for
+    ``structured_edges``, which is no backbone, the rows that test with EdgeBoxes
+    (``paper/tableN/row``, as the released models list theirs)."""
     from repro.tables.registry import all_tables
 
     @functools.cache
@@ -522,4 +549,6 @@ def _needs_by_entry() -> dict[str, set[str]]:
     for table in all_tables().values():
         for exp in table.runnable:
             needs.setdefault(entry(exp.config), set()).add(table.name)
+            if _uses_edgeboxes(exp):
+                needs.setdefault("structured_edges", set()).add(f"{table.name}/{exp.key}")
     return needs

@@ -13,6 +13,7 @@ protobuf writer alone takes about a minute on a loaded core).
 
 import argparse
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -461,3 +462,42 @@ def test_table_rows_and_the_released_registry_agree():
             if exp.reference or exp.members:  # published rows; ensembles use their members'
                 continue
             assert declared.get(row) == name, f"{name} lists {row}, which does not declare it."
+
+
+def test_repro_list_names_the_rows_with_a_released_mode(capsys, tmp_path):
+    """`repro list` names every row that `--released` runs, by the planner's rule: DeconvNet
+    Table 1's EDeconvNet ensembles run with their members' released models."""
+    from repro.cli import main
+    from repro.plan import PlanError, Planner, Settings
+    from repro.profiles import PROFILES
+    from repro.tables.registry import get_table
+    from repro.tables.rows import RELEASED_HEADING
+
+    assert main(["list", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    entries = re.split(r"\n  (?=\S)", out.split(RELEASED_HEADING, 1)[1])  # a table each
+    line = " ".join(next(e for e in entries if e.startswith("deconvnet/table1:")).split())
+    for row in ("fcn8s (fcn8s-cvpr2015)", "deconvnet (deconvnet)", "deconvnet-crf (deconvnet)",
+                "edeconvnet (deconvnet + fcn8s-cvpr2015)",
+                "edeconvnet-crf (deconvnet + fcn8s-cvpr2015)"):
+        assert row in line, f"`repro list` must name deconvnet/table1's {row} as released: {line}"
+    header = next(x for x in out.splitlines() if x.startswith("deconvnet/table1 "))
+    assert header.split()[3] == "5", f"All five released rows are counted: {header}"
+    spec = get_table("gdn/table1")
+    planner = Planner(Settings(profile=PROFILES["paper"], results_dir=tmp_path,
+                               work_root=tmp_path, released=True))
+    with pytest.raises(PlanError, match=f"under '{RELEASED_HEADING}'"):
+        planner._released(spec, spec.experiment("fcn32s-gdn"))
+
+
+def test_repro_weights_says_where_every_released_file_was_published(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path))
+    (tmp_path / "released").mkdir()
+    (tmp_path / "released" / "fcn32s-cvpr2015.pth").write_bytes(b"")
+    parser = add_weights_arguments(argparse.ArgumentParser())
+    assert main_weights(parser.parse_args([])) == 0
+    out = capsys.readouterr().out
+    for name, spec in RELEASED.items():
+        assert f"{name}: {spec.url}" in out, (
+            f"`repro weights` must say where {name} was published, found or not.")

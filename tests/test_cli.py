@@ -67,17 +67,45 @@ def test_known_third_party_noise_is_dropped_and_everything_else_kept(capsys):
     from repro._quiet import FilteredStream
 
     noise = [
-        "The model and loaded state dict do not match exactly\n",
-        "unexpected key in source state_dict: decode_head.upsamples.0.weight\n",
-        "missing keys in source state_dict: decode_head.label_branch.fc.0.weight\n",
+        # mmengine's load_state_dict message as print() writes it: the block, then its newline
+        "The model and loaded state dict do not match exactly\n\n"
+        "unexpected key in source state_dict: decode_head.upsamples.0.weight\n\n"
+        "missing keys in source state_dict: decode_head.label_branch.fc.0.weight\n", "\n",
         "UserWarning: Multi-processing start method `fork` is different from the previous\n",
         "Loads checkpoint by local backend from path: w/iter_80.pth\n",
     ]
     keep = ["size mismatch for backbone.fc6.conv.weight: copying a param with shape\n",
-            "   gdn/table1/fcn32s seed 0: ok mIoU 18.00 (trivial 3.8)\n"]
+            "   gdn/table1/fcn32s seed 0: ok mIoU 18.00 (trivial 3.8)\n", "\n",
+            "report: reports/gdn/table1.md\n"]
     stream = FilteredStream()
     for line in noise + keep:
         stream.write(line)
     stream.flush()
     assert capsys.readouterr().err == "".join(keep), (
         "Known noise must be dropped, a size mismatch and the run's own lines kept.")
+
+
+def test_progress_off_a_terminal_is_a_log_line_per_task_with_loss_lr_and_eta():
+    """CI, Slurm and redirected logs get plain lines (no bar): iteration, loss, lr, ETA."""
+    import io
+
+    from repro.progress import Display
+
+    stream = io.StringIO()
+    display = Display(total=2, stream=stream, interval=0.0, tty=False)
+    for done in (10, 20):
+        display.event(dict(task="train gcn/table1/k3@seed0", kind="iter", what="train",
+                           done=done, total=40, loss=1.25, lr=1e-3, rate=2.0))
+    display.task_done("train gcn/table1/k3@seed0")
+    display.close()
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "   train gcn/table1/k3@seed0: train 10/40, loss 1.250, lr 1.00e-03, eta 0:00:15",
+        "   train gcn/table1/k3@seed0: train 20/40, loss 1.250, lr 1.00e-03, eta 0:00:10",
+    ], f"Off a terminal each progress event is one plain line: {lines}"
+    quiet = io.StringIO()
+    display = Display(total=1, stream=quiet, interval=3600.0, tty=False)
+    for done in (10, 20):
+        display.event(dict(task="t", kind="iter", what="train", done=done, total=40))
+    assert len(quiet.getvalue().splitlines()) == 1, (
+        "Lines are rate-limited per task (interval seconds), so a long run's log stays short.")

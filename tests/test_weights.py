@@ -197,3 +197,28 @@ def test_command_line(wdir, capsys):
                                            "--config", GCN])) == 2
     assert "DOES NOT FIT" in capsys.readouterr().err
     assert main_weights(parser.parse_args(["--check", str(wdir / "vgg16.pth")])) == 2
+
+
+def test_structured_edges_names_the_edgeboxes_rows(wdir, capsys):
+    parser = add_weights_arguments(argparse.ArgumentParser())
+    assert main_weights(parser.parse_args([])) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("structured_edges "))
+    rows = {r.strip() for r in line.split("MISSING")[0].split(None, 1)[1].split(",")}
+    assert rows == {f"deconvnet/table1/{r}" for r in (
+        "deconvnet", "deconvnet-crf", "edeconvnet", "edeconvnet-crf")}, (
+        f"The structured-edge model is needed by the rows that test with EdgeBoxes proposals "
+        f"(DeconvNet and EDeconvNet, with and without CRF), got {line!r}."
+    )
+    assert "structured_edges: download model.yml.gz" in out, (
+        "A missing file that rows need is listed with how to get it."
+    )
+
+
+def test_resnet50_gcn_names_the_pretraining_command():
+    from repro.weights import REGISTRY
+
+    assert "repro pretrain resnet50-gcn --imagenet DIR" in REGISTRY["resnet50_gcn"].how, (
+        "The ResNet50-GCN weights have no public file: the entry must name the command that "
+        "makes them."
+    )
