@@ -16,8 +16,10 @@ as printed, and Δ = ours − paper in the paper's unit (260K, 252M, percent).
   the results) reads "not in eval set" and has no Δ. A row that did not produce a number shows
   its status ("failed", "awaiting server", ...). "—": not run yet.
 - **95% CI**: the bootstrap interval over evaluation images stored with the result (``ci``).
-  With several seeds it is the envelope of the seeds' intervals (lowest low, highest high); each
-  seed's own interval is in the CSV/JSON (``seed_cis``).
+  With several seeds, the mIoU's is the interval of the seed mean (images resampled together
+  across the seeds' per-image files: :func:`seed_mean_intervals`); where a seed's per-image file
+  is missing, and for other metrics, the envelope of the seeds' intervals (lowest low, highest
+  high), said in ``ci_of``; each seed's own interval is in the CSV/JSON (``seed_cis``).
 - **trivial**: for mIoU cells, the mIoU of predicting the most frequent class everywhere (the
   row's ``trivial_mIoU``, same evaluation, mean over the same seeds): a smoke number at this
   level means the row learned nothing.
@@ -57,8 +59,9 @@ sits on the row's title, one that holds for a whole column on the column header,
 the cell itself.
 
 Between-row significance (a paired bootstrap of two rows' difference, e.g. GCN k=15 vs k=13)
-is computed elsewhere; :func:`render_all` takes it as ``comparisons`` (a list of
-:class:`Comparison`) and prints them in a section of their own.
+and the seed-mean intervals read the per-image files, so they are computed outside
+:func:`collect` (:func:`row_comparisons`, :func:`seed_mean_intervals`); :func:`render_all` passes
+them in, and the comparisons get a section of their own.
 """
 
 from __future__ import annotations
@@ -132,7 +135,8 @@ class CellView:
     ours: float | str | None = None  # mean over seeds
     ours_std: float | None = None  # sample std across seeds (several seeds only)
     seeds: list[int] = field(default_factory=list)
-    ci: list[float] | None = None  # 95% interval; several seeds: envelope of their intervals
+    ci: list[float] | None = None  # 95% interval (several seeds: see ci_of)
+    ci_of: str | None = None  # "images" (one seed), "seed mean", "envelope of seeds"
     seed_cis: dict[int, list[float]] | None = None  # each seed's own interval
     trivial: float | None = None  # trivial_mIoU of the same row and seeds (mIoU cells)
     paper: float | str | None = None  # as printed
@@ -329,7 +333,8 @@ def newer_failures(rows: list[ResultRow], history: list[ResultRow]
 
 
 def _cell_view(spec: TableSpec, exp: Experiment, cell: Cell, source: str,
-               by_metric: dict[str, list[ResultRow]], newer: dict) -> CellView:
+               by_metric: dict[str, list[ResultRow]], newer: dict,
+               seed_mean_ci: list[float] | None = None) -> CellView:
     unit = cell.unit
     view = CellView(table=spec.name, layout_row=cell.row, layout_col=cell.col, row=exp.key,
                     title=exp.title, metric=cell.metric, unit=unit, source=source,
@@ -372,7 +377,13 @@ def _cell_view(spec: TableSpec, exp: Experiment, cell: Cell, source: str,
            if r.ci and all(_finite(x) for x in r.ci)}
     if cis:
         view.seed_cis = cis
-        view.ci = [min(c[0] for c in cis.values()), max(c[1] for c in cis.values())]
+        if len(cis) == 1:
+            view.ci, view.ci_of = next(iter(cis.values())), "images"
+        elif cell.metric == "mIoU" and seed_mean_ci:
+            view.ci, view.ci_of = list(seed_mean_ci), "seed mean"
+        else:
+            view.ci = [min(c[0] for c in cis.values()), max(c[1] for c in cis.values())]
+            view.ci_of = "envelope of seeds"
     if cell.metric == "mIoU":
         seeds = set(view.seeds)
         triv = [float(r.value) for r in by_metric.get("trivial_mIoU", [])
@@ -432,8 +443,10 @@ def _lift(positions: set, decidable: set, layout_rows: list[str], layout_cols: l
 
 
 def collect(spec: TableSpec, results: list[ResultRow], profile: str | None,
-            history: list[ResultRow] = (), comparisons: Iterable[Comparison] = ()) -> TableView:
-    """Pure: a table spec and result rows -> everything its report shows."""
+            history: list[ResultRow] = (), comparisons: Iterable[Comparison] = (),
+            seed_mean_cis: dict[str, list[float]] | None = None) -> TableView:
+    """Pure: a table spec and result rows -> everything its report shows (``seed_mean_cis``:
+    row -> interval of its seeds' mean mIoU, :func:`seed_mean_intervals`)."""
     mine = [r for r in results if r.table == spec.name and r.profile == profile] if profile \
         else []
     by_key: dict[str, dict[str, list[ResultRow]]] = {}
@@ -459,7 +472,8 @@ def collect(spec: TableSpec, results: list[ResultRow], profile: str | None,
     for exp in experiments:
         source = "reference" if exp.reference else "user" if exp.key in user_keys else "ours"
         for cell in exp.cells:
-            cells.append(_cell_view(spec, exp, cell, source, by_key.get(exp.key, {}), newer))
+            cells.append(_cell_view(spec, exp, cell, source, by_key.get(exp.key, {}), newer,
+                                    (seed_mean_cis or {}).get(exp.key)))
     view = TableView(spec=spec, profile=profile, rows=mine, cells=cells,
                      layout_rows=layout_rows, layout_cols=layout_cols, pivoted=pivoted,
                      experiments=experiments, user_keys=user_keys, stale_keys=stale_keys,
@@ -652,9 +666,12 @@ def how_to_read(view: TableView) -> str:
                 "paper's unit.")
     if any(c.ci for c in cells):
         text.append(" **95% CI**: bootstrap interval of our number over the evaluation images")
-        if any(c.seed_cis and len(c.seed_cis) > 1 for c in cells):
-            text.append(" (with several seeds, from the lowest to the highest of the seeds' "
-                        "intervals)")
+        if any(c.ci_of == "seed mean" for c in cells):
+            text.append(" (with several seeds, of their mean: the images resampled together "
+                        "across the seeds)")
+        if any(c.ci_of == "envelope of seeds" for c in cells):
+            text.append(" (with several seeds and no per-image files: from the lowest to the "
+                        "highest of the seeds' intervals)")
         text.append("; a **bold Δ** means the paper's value lies outside it, a gap larger "
                     "than the sampling noise of the evaluation set (training noise needs "
                     "several seeds).")
@@ -828,7 +845,8 @@ def to_csv(view: TableView) -> str:
 def render(spec: TableSpec, results: list[ResultRow], reports_dir: Path,
            profile: str | None = None, fmt: str = "md", *, history: list[ResultRow] | None = None,
            results_dir: Path | None = None, plots: bool = True,
-           comparisons: Iterable[Comparison] = ()) -> list[Path]:
+           comparisons: Iterable[Comparison] = (),
+           seed_mean_cis: dict[str, list[float]] | None = None) -> list[Path]:
     """Write one table's report; returns the files written (the .md first)."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown report format {fmt!r}: choose one of {', '.join(FORMATS)}.")
@@ -836,7 +854,7 @@ def render(spec: TableSpec, results: list[ResultRow], reports_dir: Path,
     if history is None:
         history = read_history(results_dir, profile, spec.name) if results_dir and profile \
             else []
-    view = collect(spec, results, profile, history, comparisons)
+    view = collect(spec, results, profile, history, comparisons, seed_mean_cis)
     out_dir = Path(reports_dir) / spec.paper
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"table{spec.number}"
@@ -889,6 +907,34 @@ def row_comparisons(spec: TableSpec, results: list[ResultRow], results_dir: Path
     return out
 
 
+def seed_mean_intervals(spec: TableSpec, results: list[ResultRow], results_dir: Path,
+                        profile: str | None) -> dict[str, list[float]]:
+    """Row -> 95% bootstrap interval of the mean mIoU of its seeds, for the rows of ``spec``
+    with several seeds whose per-image files all exist and hold the same images (the images
+    are resampled together across seeds: ``bootstrap_miou`` of the list)."""
+    from repro.metrics.bootstrap import bootstrap_miou
+    from repro.metrics.per_image import PerImageConfusion
+
+    files: dict[str, list[Path]] = {}
+    seeds: dict[str, int] = {}
+    for r in results:
+        if r.table == spec.name and r.profile == profile and r.metric == "mIoU" \
+                and r.status == "ok":
+            seeds[r.row] = seeds.get(r.row, 0) + 1
+            if (r.extra or {}).get("per_image"):
+                files.setdefault(r.row, []).append(Path(results_dir) / r.extra["per_image"])
+    out = {}
+    for row, paths in files.items():
+        if len(paths) < 2 or len(paths) != seeds[row] or not all(p.is_file() for p in paths):
+            continue
+        try:
+            result = bootstrap_miou([PerImageConfusion.load(p) for p in paths], per_class=False)
+        except ValueError:  # seeds evaluated on different images: the envelope stays
+            continue
+        out[row] = [float(result.low), float(result.high)]
+    return out
+
+
 def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | None = None,
                profile: str | None = None, fmt: str = "md", *, plots: bool = True,
                comparisons: Iterable[Comparison] | None = None) -> list[Path]:
@@ -915,10 +961,12 @@ def render_all(results_dir: Path, reports_dir: Path, tables: list[TableSpec] | N
     specs = [s for s in (tables or list(all_tables().values())) if s.name not in damaged]
     outs = []
     for spec in specs:
+        chosen = profile or choose_profile(results, spec.name)
         pairs = list(comparisons) if comparisons is not None else row_comparisons(
-            spec, results, results_dir, profile or choose_profile(results, spec.name))
+            spec, results, results_dir, chosen)
         written = render(spec, results, Path(reports_dir), profile, fmt,
-                         history=histories[spec.name], plots=plots, comparisons=pairs)
+                         history=histories[spec.name], plots=plots, comparisons=pairs,
+                         seed_mean_cis=seed_mean_intervals(spec, results, results_dir, chosen))
         outs.append(written[0])
     if fmt == "md":
         index = [GENERATED, "# Reports", "", "| table | caption |", "|---|---|"]
@@ -960,9 +1008,9 @@ def main_report(args) -> int:
 def list_tables(results_dir: Path) -> None:
     """`repro list`: every table, its rows, which have released models, and what is done
     (printed); a damaged results file is raised after the listing."""
-    from repro.tables.registry import all_tables
     import textwrap
 
+    from repro.tables.registry import all_tables
     from repro.tables.rows import RELEASED_HEADING, released_models
 
     errors: list[ResultsFileError] = []

@@ -73,6 +73,8 @@ def test_a_users_row_in_a_papers_table(tmp_path):
         "A user's row is recorded as theirs, without a paper value, with its interval.")
     report = (tmp_path / "rep" / "gcn" / "table1.md").read_text()
     assert "mine (yours)" in report and f"{miou.value:.1f}" in report
+    assert f"[{miou.ci[0]:.1f}, {miou.ci[1]:.1f}]" in report, (
+        "The report shows the user's row with its 95% interval.")
 
 
 def test_a_users_config_that_does_not_build_is_refused_by_key(tmp_path, capsys):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import check_golden
 
@@ -376,3 +377,39 @@ def test_report_command_line_writes_the_chosen_format(tmp_path, capsys):
         "`repro report --format json` writes the long-format cells and prints the file.")
     with pytest.raises(SystemExit):
         parser.parse_args(["--format", "html"])
+
+
+def test_several_seeds_get_the_interval_of_their_mean(tmp_path):
+    """With per-image files, a multi-seed mIoU cell shows the bootstrap interval of the seed
+    mean (images resampled together across seeds), narrower than the seeds' envelope."""
+    from repro.metrics.bootstrap import bootstrap_miou
+    from repro.metrics.per_image import PerImageConfusion
+
+    rng = np.random.default_rng(3)
+    t, results = "gcn/table1", tmp_path / "results"
+    sets, rows = [], []
+    for seed in range(3):
+        mats = np.zeros((40, 21, 21), np.int64)
+        for n in range(40):
+            for c in rng.choice(21, 3, replace=False):
+                hit = int(rng.integers(50, 100))
+                mats[n, c, c] += hit
+                mats[n, c, (c + 1) % 21] += 100 - hit
+        per_image = PerImageConfusion(tuple(f"im{n}" for n in range(40)),
+                                      tuple(f"c{c}" for c in range(21)), mats)
+        rel = f"smoke/{t}/per_image/base.seed{seed}.x.npz"
+        per_image.save(results / rel)
+        one = bootstrap_miou(per_image)
+        sets.append(per_image)
+        rows += miou_rows(t, "base", one.value, seed, ci=[one.low, one.high], trivial=3.0,
+                          extra={"per_image": rel})
+    write_rows(results / "smoke" / t / "base.json", rows)
+    (json_out,) = render_all(results, tmp_path / "reports", [get_table(t)], fmt="json")
+    cell = next(c for c in json.loads(json_out.read_text())["cells"] if c["row"] == "base")
+    mean = bootstrap_miou(sets)
+    assert cell["ci_of"] == "seed mean" and cell["ci"] == pytest.approx([mean.low, mean.high]), (
+        "Several seeds with per-image files: the interval is that of the seeds' mean.")
+    envelope = [min(c[0] for c in cell["seed_cis"].values()),
+                max(c[1] for c in cell["seed_cis"].values())]
+    assert envelope[0] < cell["ci"][0] and cell["ci"][1] < envelope[1], (
+        "The interval of the mean of three seeds is narrower than the seeds' envelope.")
