@@ -101,13 +101,24 @@ def test_tables_of_another_package_are_found_through_entry_points(tmp_path):
                                   protocol=Protocol(), cells=(Cell("mIoU", "GCN", "mIoU", None),)),
                               ))]
     """))
+    (pkg / "more.py").write_text(textwrap.dedent("""
+        from dataclasses import replace
+
+        from mytables import tables
+
+        TABLES = [replace(tables()[0], number=2)]
+    """))
     dist = tmp_path / "mytables-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mytables\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[repro.tables]\nmine = mytables:tables\n")
+    (dist / "entry_points.txt").write_text(
+        "[repro.tables]\nmine = mytables:tables\nmore = mytables.more\n")
     out = python("from repro.cli import main; main(['list', '--results-dir', 'nowhere'])",
                  PYTHONPATH=f"{tmp_path}:{ROOT}")
     assert out.returncode == 0 and "mine/table1" in out.stdout, out.stdout + out.stderr
+    assert "mine/table2" in out.stdout, (
+        "An entry point may also name a module with a TABLES list, as the built-in papers "
+        f"have:\n{out.stdout + out.stderr}")
 
 
 @pytest.mark.parametrize("jobs", ["2"])

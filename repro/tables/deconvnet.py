@@ -18,7 +18,10 @@ Table 2 (the network's configuration); the paper has no other table.
 from __future__ import annotations
 
 from repro.models import static
-from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
+from repro.tables.registry import Cell, Experiment, Protocol, TableSpec
+
+#: This paper's tables, in order (the registry reads them: repro.tables.registry).
+TABLES: list[TableSpec] = []
 
 CITATION = "Noh, Hong & Han, Learning Deconvolution Network for Semantic Segmentation, ICCV 2015"
 DECONVNET = "deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py"
@@ -111,7 +114,7 @@ TABLE1 = (  # key, row title as printed, config or None (reference), protocol, p
      "78.2 55.0 72.5 68.1 71.0"),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="deconvnet",
         number=1,
@@ -156,7 +159,7 @@ TABLE2_PRINTED = (  # layer, output size as printed (x for the paper's multiplic
     ("output", "224x224x21"),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="deconvnet",
         number=2,

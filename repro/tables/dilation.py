@@ -45,7 +45,10 @@ Table 2's front end) stays available as the rows ``<model>-voc``, also with empt
 from __future__ import annotations
 
 from repro.models import static
-from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
+from repro.tables.registry import Cell, Experiment, Protocol, TableSpec
+
+#: This paper's tables, in order (the registry reads them: repro.tables.registry).
+TABLES: list[TableSpec] = []
 
 CITATION = "Yu & Koltun, Multi-Scale Context Aggregation by Dilated Convolutions, ICLR 2016"
 #: The config of each schedule: Sec. 4 (VOC only, 60K), Sec. 5's coarse (VOC + COCO, 140K) and
@@ -105,7 +108,7 @@ def table1_cells(rows: dict[str, str]) -> tuple[Cell, ...]:
     return tuple(cells)
 
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="dilation",
         number=1,
@@ -220,7 +223,7 @@ TABLE2 = (  # key, row title as printed, config or None (reference), printed num
      "75.3 60.9 67.6"),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="dilation",
         number=2,
@@ -271,7 +274,7 @@ TABLE3 = (  # key, row title as printed, config name, protocol, printed numbers
      "83.8 67 73.9"),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="dilation",
         number=3,
@@ -345,7 +348,7 @@ TABLE4 = (  # key, row title as printed, config name or None (reference), protoc
      "64.7 75.3"),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="dilation",
         number=4,

@@ -22,7 +22,10 @@ print only the mean IoU of each method; the server's per-class IoUs are stored w
 from dataclasses import replace
 
 from repro.models import static
-from repro.tables.registry import Cell, Experiment, Protocol, TableSpec, register_table
+from repro.tables.registry import Cell, Experiment, Protocol, TableSpec
+
+#: This paper's tables, in order (the registry reads them: repro.tables.registry).
+TABLES: list[TableSpec] = []
 
 CITATION = "Peng et al., Large Kernel Matters, CVPR 2017"
 SUFFIX = "r152_1xb1-100k_voc12aug-512x512.py"
@@ -43,7 +46,7 @@ def config(name: str) -> str:
 # Table 1: k = base, 3, 5, ..., 15.
 TABLE1_SCORES = {"base": 69.0, 3: 70.1, 5: 71.1, 7: 72.8, 9: 73.4, 11: 73.7, 13: 74.0, 15: 74.5}
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=1,
@@ -75,7 +78,7 @@ TABLE2 = {  # k: (score GCN, score Conv, params GCN (K), params Conv (K))
     9: (73.4, 68.8, 782, 3484),
 }
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=2,
@@ -120,7 +123,7 @@ def stack_config(k: int) -> str:
     return config("gcn-conv-k3" if k == 3 else f"gcn-stack-k{k}")
 
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=3,
@@ -155,7 +158,7 @@ TABLE4 = (  # key, column as printed, config name, score, params after res-5 (K)
     ("gcn", "2048 (GCN)", "gcn-k7", 72.8, 608),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=4,
@@ -191,7 +194,7 @@ BOUNDARY = Protocol(
          + LR_NOTE,
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=5,
@@ -236,7 +239,7 @@ TABLE6 = (  # backbone config id, column as printed, ImageNet err, Baseline, GCN
     ("r50gcn", "ResNet50-GCN", 7.9, 71.2, 72.5),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=6,
@@ -326,7 +329,7 @@ TABLE7_TEST_TIME = (  # key, row as printed, protocol, score (GCN + BR only)
      replace(VOC_STAGE3, multi_scale=True, crf="v2"), 81.0),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=7,
@@ -403,7 +406,7 @@ VOC_TEST = replace(
     note="our best model (Table 7 Stage-3-MS-CRF, GCN + BR) on the VOC 2012 test server",
 )
 
-register_table(server_table(
+TABLES.append(server_table(
     8, "Experimental results on PASCAL VOC 2012 test set.", TABLE8, VOC_TEST,
     # Table 7's chain: the Stage-3 model, trained from its Stage-2 row.
     config=voc3_config("gcn-k15-br", 3), init_from="gcn/table7/stage2-gcn-br", ours=82.2,
@@ -429,7 +432,7 @@ TABLE9 = (  # key, phase as printed, protocol, init_from, score
      "stage1", 77.4),
 )
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gcn",
         number=9,
@@ -469,7 +472,7 @@ CS_TEST = replace(
     note="our best model (Table 9 Stage-2-MS-CRF) on the Cityscapes test server",
 )
 
-register_table(server_table(
+TABLES.append(server_table(
     10, "Experimental results on Cityscapes test set.", TABLE10, CS_TEST,
     # Table 9's chain: the Stage-2 model, trained from Table 9's Stage-1 row.
     config=CITYSCAPES_CONFIG, init_from="gcn/table9/stage1", ours=76.9,

@@ -15,7 +15,10 @@ Source: shared/papers/gdn-nekrasov-bmvc2016.txt. Protocols (Sec. 4.2-4.4):
   validation data").
 """
 
-from repro.tables.registry import Cell, Experiment, Phase, Protocol, TableSpec, register_table
+from repro.tables.registry import Cell, Experiment, Phase, Protocol, TableSpec
+
+#: This paper's tables, in order (the registry reads them: repro.tables.registry).
+TABLES: list[TableSpec] = []
 
 CITATION = (
     "Nekrasov, Ju & Choi, Global Deconvolutional Networks for Semantic Segmentation, BMVC 2016"
@@ -128,7 +131,7 @@ TABLE1 = (
 #: --released` evaluates them (repro.released).
 TABLE1_RELEASED = {"fcn32s": "fcn32s-cvpr2015", "dl-largefov": "deeplab-largefov"}
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gdn",
         number=1,
@@ -234,7 +237,7 @@ def table2_cells(title: str, printed: str | None) -> tuple[Cell, ...]:
     return (*cells, Cell("mIoU", title, "MIOU", values[-1]))
 
 
-register_table(
+TABLES.append(
     TableSpec(
         paper="gdn",
         number=2,

@@ -241,21 +241,28 @@ class UnknownTableError(KeyError):
         )
 
 
-#: Entry-point group through which other packages register tables: each entry point names a
-#: module (importing it calls :func:`register_table`) or a callable returning TableSpecs.
+#: Entry-point group through which other packages add tables: each entry point names a module
+#: with a ``TABLES`` sequence of TableSpecs (as the built-in paper modules have) or a callable
+#: returning TableSpecs.
 ENTRY_POINT_GROUP = "repro.tables"
 _loaded = False
 
 
 def _load() -> None:
+    """Fill the registry, once: the built-in papers' ``TABLES`` (``repro.tables.BUILTIN``),
+    then the entry points' (a table already registered under that name is kept)."""
     global _loaded
     if _loaded:
         return
     _loaded = True
+    from importlib import import_module
     from importlib.metadata import entry_points
 
-    from repro import tables  # noqa: F401  (the built-in papers register their tables)
+    from repro.tables import BUILTIN
 
+    for module in BUILTIN:
+        for spec in import_module(module).TABLES:
+            register_table(spec)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             obj = ep.load()
@@ -264,10 +271,10 @@ def _load() -> None:
                 f"Table plugin {ep.name} ({ep.value}, entry point group {ENTRY_POINT_GROUP!r}) "
                 f"failed to import: {type(e).__name__}: {e}. Fix or uninstall that package."
             ) from e
-        if callable(obj):
-            for spec in obj() or ():
-                if spec.name not in _TABLES:
-                    register_table(spec)
+        specs = obj() if callable(obj) else getattr(obj, "TABLES", ())
+        for spec in specs or ():
+            if spec.name not in _TABLES:
+                register_table(spec)
 
 
 class TablePluginError(ImportError):
