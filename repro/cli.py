@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     from repro.data.check import add_check_arguments
     from repro.data.prepare import add_prepare_arguments
     from repro.metrics.score import add_score_arguments
-    from repro.weights import add_weights_arguments
+    from repro.weights_cli import add_weights_arguments
 
     parser = argparse.ArgumentParser(
         prog="repro",
@@ -298,7 +298,7 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from repro.weights import main_weights
+    from repro.weights_cli import main_weights
 
     return main_weights(args)
 

@@ -304,8 +304,7 @@ class Planner:
             return info, replace
         if self.s.profile.name != "paper":
             return {}, {}
-        from repro.models.proposals import require_proposals
-        from repro.weights import require_weights
+        from repro.weights import require_proposals, require_weights
 
         info = require_weights(cfg)
         replace = {info["path"]: f"<weights {info['sha256']}>"} if info.get("path") else {}

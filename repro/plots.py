@@ -52,7 +52,10 @@ def _figure(height_in: float):
     return fig
 
 
-#: Short legend texts of the report's marks (repro.report.MARKS has the long ones).
+#: The marks of cells, in legend order: symbol and short legend text (the report's legend,
+#: ``repro.report.MARKS``, uses the same symbols with long texts).
+MARK_SYMBOLS = {"simulated_server": "†", "released_weights": "‡", "overrides": "§",
+                "newer_attempt_failed": "⚠"}
 MARK_TEXT = {"simulated_server": "simulated server", "released_weights": "released weights",
              "overrides": "command-line overrides", "newer_attempt_failed": "newer attempt failed"}
 
@@ -61,16 +64,12 @@ def _mark_handles(marks: set[str]) -> list:
     """Legend entries that explain the mark symbols in the labels (text only)."""
     from matplotlib.lines import Line2D
 
-    from repro.report import MARKS
-
-    return [Line2D([], [], linestyle="none", label=f"{MARKS[m][0]} {MARK_TEXT[m]}")
-            for m in MARKS if m in marks]
+    return [Line2D([], [], linestyle="none", label=f"{MARK_SYMBOLS[m]} {MARK_TEXT[m]}")
+            for m in MARK_SYMBOLS if m in marks]
 
 
 def _symbols(view, c) -> str:
-    from repro.report import MARKS
-
-    marks = "".join(MARKS[m][0] for m in c.marks)
+    marks = "".join(MARK_SYMBOLS[m] for m in c.marks)
     return f" {marks}" if marks else ""
 
 

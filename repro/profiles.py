@@ -65,20 +65,6 @@ def get_profile(name: str) -> Profile:
     return PROFILES[name]
 
 
-def deep_merge(base: dict, override: dict) -> dict:
-    """Recursive dict merge; ``_delete_=True`` in an override dict replaces instead (mmengine)."""
-    out = copy.deepcopy(dict(base))
-    for k, v in override.items():
-        if isinstance(v, dict) and not v.get("_delete_", False) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            v = copy.deepcopy(v)
-            if isinstance(v, dict):
-                v = {kk: vv for kk, vv in v.items() if kk != "_delete_"}
-            out[k] = v
-    return out
-
-
 def set_crop(cfg: Config, crop: tuple[int, int]) -> None:
     """Set the training crop everywhere it appears: RandomCrop (of every part of a
     concatenated dataset) and the preprocessor's pad size."""

@@ -78,6 +78,8 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from repro import plots as plots_module  # matplotlib itself is imported when a plot is drawn
+from repro.plots import MARK_SYMBOLS
 from repro.results import ResultRow, ResultsFileError, read_all, read_history
 
 if TYPE_CHECKING:
@@ -98,18 +100,17 @@ ABSENT = "not in eval set"
 NOT_RUN = "—"
 FAILED_STATUSES = ("failed", "nan_loss")
 #: Cell marks: name -> (symbol, legend text).
-MARKS = {
-    "simulated_server": (
-        "†", "scored by a simulated server: the synthetic generator's hidden test labels "
-             "(`--simulate-server`), standing in for the real evaluation server"),
-    "released_weights": (
-        "‡", "the authors' released model, converted (`repro weights import-caffe`) and "
-             "evaluated here without training"),
-    "overrides": ("§", "run with command-line settings that depart from the table's protocol"),
-    "newer_attempt_failed": (
-        "⚠", "a newer attempt of this row failed; the number shown comes from the earlier "
-             "successful run (see Rows)"),
+_MARK_TEXTS = {
+    "simulated_server": "scored by a simulated server: the synthetic generator's hidden test "
+                        "labels (`--simulate-server`), standing in for the real evaluation server",
+    "released_weights": "the authors' released model, converted (`repro weights import-caffe`) "
+                        "and evaluated here without training",
+    "overrides": "run with command-line settings that depart from the table's protocol",
+    "newer_attempt_failed": "a newer attempt of this row failed; the number shown comes from "
+                            "the earlier successful run (see Rows)",
 }
+#: mark -> (symbol, legend text); the symbols are the plots' (repro.plots.MARK_SYMBOLS).
+MARKS = {m: (symbol, _MARK_TEXTS[m]) for m, symbol in MARK_SYMBOLS.items()}
 USER_SUFFIX = " (yours)"
 REFERENCE_SUFFIX = " (published)"
 SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
@@ -867,9 +868,7 @@ def render(spec: TableSpec, results: list[ResultRow], reports_dir: Path,
     written: list[Path] = []
     images: list[tuple[str, str]] = []
     if plots and view.rows:
-        from repro import plots as _plots
-
-        for alt, path in _plots.table_plots(view, out_dir, stem):
+        for alt, path in plots_module.table_plots(view, out_dir, stem):
             images.append((alt, path.name))
             written.append(path)
     if plots:  # a plot of an earlier report that this one does not draw would mislead

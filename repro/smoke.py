@@ -55,6 +55,8 @@ import json
 import logging
 from pathlib import Path
 
+from repro.dicts import deep_merge
+
 log = logging.getLogger("repro")
 
 # ---------------------------------------------------------------------------------------------
@@ -132,6 +134,9 @@ FAMILIES: dict[str, dict] = {
 #: download), and the smoke profile needs nothing but the repository.
 DECONVNET_TEST = dict(max_proposals=8, min_size=36,
                       proposals=dict(type="selective_search", scales=(100,), _delete_=True))
+#: DeconvNet's stage-2 training crops: selective search too (the paper's EdgeBoxes need the
+#: structured-edge model), at the scales the configs used before they followed the paper.
+DECONVNET_TRAIN_PROPOSALS = dict(type="selective_search", scales=(100, 300))
 CRF_RNN = dict(iterations=2, test_iterations=2)
 #: Multi-scale testing (a config's ``tta_pipeline``): the synthetic classes differ in texture
 #: period, so the papers' 0.5x-1.75x scales show a tiny model textures it never saw (measured,
@@ -145,9 +150,15 @@ def _scaled(channels: int, width_mult: float) -> int:
     return scaled(channels, width_mult)
 
 
+def _plain(node):
+    """A deep copy of a config node as plain dicts and lists (None stays None)."""
+    if node is None:
+        return None
+    return node.to_dict() if hasattr(node, "to_dict") else copy.deepcopy(node)
+
+
 def _model(cfg) -> dict:
-    model = cfg["model"]
-    return model.to_dict() if hasattr(model, "to_dict") else copy.deepcopy(dict(model))
+    return _plain(cfg["model"])
 
 
 def family_of(cfg) -> str:
@@ -301,6 +312,17 @@ def smoke_variant(cfg) -> dict:
         changes["model"]["crf_rnn"] = dict(CRF_RNN)
     if (model.get("test_cfg") or {}).get("mode") == "proposals":
         changes["model"]["test_cfg"] = copy.deepcopy(DECONVNET_TEST)
+    for key in cfg:  # DeconvNet's stage-2 crops, wherever the config holds a pipeline
+        if key == "model" or not isinstance(cfg[key], (dict, list, tuple)):
+            continue
+        from repro.models.proposals import object_crop_transforms
+
+        node = _plain(cfg[key])
+        crops = object_crop_transforms(node)
+        for crop in crops:
+            crop["proposals"] = copy.deepcopy(DECONVNET_TRAIN_PROPOSALS)
+        if crops:
+            changes[key] = node
     settings = family_settings(cfg)
     optimizer = dict(OPTIMIZER, lr=settings.get("lr", OPTIMIZER["lr"]))
     changes["optim_wrapper"] = dict(type="OptimWrapper", optimizer=optimizer, _delete_=True)
@@ -332,8 +354,6 @@ def _smoke_tta(pipeline) -> list:
 def apply_smoke_variant(cfg) -> None:
     """Merge :func:`smoke_variant` into the mmengine ``Config`` ``cfg`` in place (nested dicts
     merge, ``_delete_=True`` replaces, anything else replaces)."""
-    from repro.profiles import deep_merge
-
     for key, value in smoke_variant(cfg).items():
         if isinstance(value, dict) and isinstance(cfg.get(key), dict) and \
                 not value.get("_delete_"):

@@ -32,7 +32,7 @@ from repro.released import (
     random_caffemodel,
     require_released,
 )
-from repro.weights import add_weights_arguments, main_weights
+from repro.weights_cli import add_weights_arguments, main_weights
 
 VGG = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1",
        "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3", "fc6", "fc7"]
@@ -334,7 +334,7 @@ def test_atonce_scale_layers_must_hold_the_constants_the_model_hard_codes(tmp_pa
 
 
 def test_the_listing_shows_released_files_their_source_rows_and_status(tmp_path, monkeypatch):
-    from repro.weights import released_listing
+    from repro.weights_cli import released_listing
 
     monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path))
     rows = {r[0]: r for r in released_listing()}

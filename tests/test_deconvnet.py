@@ -2,6 +2,8 @@
 proposals, two-stage training crops."""
 
 import copy
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +241,14 @@ needs_contrib = pytest.mark.skipif(not _has_contrib(), reason="OpenCV contrib (c
                                    "not installed: pip install 'repro[edgeboxes]' (README)")
 
 
+def test_the_edgeboxes_environment_has_the_contrib_build():
+    """`tox -e edgeboxes` sets REPRO_EXPECT_EDGEBOXES: there the EdgeBoxes tests must run, not
+    skip (the README's install command must leave a cv2 with ximgproc)."""
+    if not os.environ.get("REPRO_EXPECT_EDGEBOXES"):
+        pytest.skip("only in `tox -e edgeboxes`")
+    assert _has_contrib(), "The README's install of the edgeboxes extra left no cv2.ximgproc."
+
+
 @needs_contrib
 def test_edge_boxes_find_the_object_outlined_in_the_edge_map():
     import cv2
@@ -311,8 +321,10 @@ def test_paper_config_stops_before_training_without_the_structured_edge_file(
     from mmengine.config import Config
 
     from repro import paths
-    from repro.models.proposals import EdgeBoxesUnavailableError, require_proposals
+    from repro.models import proposals
+    from repro.models.proposals import EdgeBoxesUnavailableError, object_crop_transforms
     from repro.smoke import apply_smoke_variant
+    from repro.weights import require_proposals
 
     monkeypatch.setenv("REPRO_WEIGHTS", str(tmp_path))
     cfg = Config.fromfile(str(paths.config_path(CONFIG)))
@@ -320,7 +332,20 @@ def test_paper_config_stops_before_training_without_the_structured_edge_file(
         "The paper profile's DeconvNet uses EdgeBoxes (Sec. 6.1).")
     with pytest.raises(EdgeBoxesUnavailableError, match="structured_edges.yml.gz"):
         require_proposals(cfg)
+    crops = object_crop_transforms(cfg)
+    assert crops and all(c["proposals"]["type"] == "edgeboxes" for c in crops), (
+        "Stage 2 trains on crops of EdgeBoxes proposals too (Sec. 6.1, [26]).")
     smoke = copy.deepcopy(cfg)
     apply_smoke_variant(smoke)
     assert smoke.model.test_cfg.proposals.type == "selective_search"
+    assert all(c["proposals"]["type"] == "selective_search"
+               for c in object_crop_transforms(smoke)), "Smoke trains on selective search."
     assert require_proposals(smoke) == {}, "The smoke profile keeps the home-made generator."
+    (tmp_path / "structured_edges.yml.gz").write_bytes(b"stand-in")
+    monkeypatch.setattr(proposals, "check_edgeboxes", lambda path: Path(path))
+    info = require_proposals(cfg)
+    assert info["structured_edges"] == str(tmp_path / "structured_edges.yml.gz")
+    assert cfg.model.test_cfg.proposals.model == info["structured_edges"] and all(
+        c["proposals"]["model"] == info["structured_edges"] for c in object_crop_transforms(cfg)), (
+        "The plan writes the structured-edge file into the test proposals and every training "
+        "crop's.")

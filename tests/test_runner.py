@@ -45,9 +45,9 @@ def test_row_runs_writes_results_and_is_skipped_when_done(tiny_smoke, dirs):
     assert status == "ok", rows5[0].extra.get("error")
     for row in (r, rows5[0]):  # two rows trained in one process: a visualizer each (one
         # shared by name would write the second row's vis_data into the first row's work dir)
+        # (training and evaluation within one second share mmengine's timestamped folder)
         runs = list(Path(row.extra["work_dir"]).glob("*/vis_data/config.py"))
-        assert len(runs) >= 2, (
-            f"{row.row}'s training and evaluation must log into its own work dir, got {runs}.")
+        assert runs, f"{row.row} must log into its own work dir ({row.extra['work_dir']})."
 
 
 def test_rows_training_the_same_model_share_the_checkpoint(tiny_smoke, dirs):

@@ -14,12 +14,11 @@ from repro.weights import (
     TORCHVISION_INPUT,
     WeightsError,
     WeightsNotFoundError,
-    add_weights_arguments,
     check_weights,
-    main_weights,
     require_weights,
     weights_for_config,
 )
+from repro.weights_cli import add_weights_arguments, main_weights
 
 GCN = "gcn/gcn-k15_r152_1xb1-100k_voc12aug-512x512.py"
 FCN = "fcn/fcn-32s_vgg16_1xb1-100k_voc12sbd-500x500.py"

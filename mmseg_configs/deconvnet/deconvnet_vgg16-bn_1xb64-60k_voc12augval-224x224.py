@@ -24,7 +24,9 @@ train_pipeline = [
         context=1.2,
         resize=250,
         crop=224,
-        proposals=dict(type='selective_search', scales=(100, 300)),
+        # Stage 2's examples are cut from EdgeBoxes proposals (Sec. 6.1, [26]), as at test time;
+        # the structured-edge model file is found in the weights folder at plan time.
+        proposals=dict(type='edgeboxes'),
         min_overlap=0.5,
     ),
     dict(type='RandomFlip', prob=0.5),

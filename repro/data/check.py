@@ -76,6 +76,23 @@ __all__ = [
     "train_id_lut",
 ]
 
+#: The file beside a synthetic dataset (``repro.data.synth``) that records how it was made.
+MARKER = "SYNTHETIC.json"
+
+
+def voc_colormap(n: int = 256) -> np.ndarray:
+    """The standard PASCAL VOC colour map (the devkit's bitget algorithm), shape (n, 3) uint8."""
+    cmap = np.zeros((n, 3), np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap[i] = (r, g, b)
+    return cmap
+
 VOC_SIZES = {
     "train": 1464,
     "val": 1449,
@@ -521,8 +538,6 @@ def _city_archive(split: str) -> str:
 
 def _synthetic_counts(root: Path) -> dict[str, int] | None:
     import json
-
-    from repro.data.synth import MARKER
 
     for p in (root, root.parent, root.parent.parent):
         if (p / MARKER).is_file():

@@ -96,6 +96,7 @@ from repro.data.check import (
     check_dataset,
     file_names,
     train_id_lut,
+    voc_colormap,
 )
 from repro.files import atomic_write
 
@@ -592,8 +593,6 @@ def _place_image(src: Path, dst: Path, copy: bool, force: bool) -> tuple[str, Pr
 
 @functools.cache
 def _voc_palette() -> np.ndarray:
-    from repro.data.synth import voc_colormap  # a cheap import, unlike repro.metrics (mmseg)
-
     return voc_colormap()
 
 

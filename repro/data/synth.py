@@ -96,6 +96,8 @@ import numpy as np
 from cityscapesscripts.helpers.labels import labels
 from PIL import Image
 
+from repro.data.check import MARKER, voc_colormap
+
 __all__ = [
     "GENERATOR_VERSION",
     "COCO_OTHER_CATEGORIES",
@@ -114,7 +116,6 @@ __all__ = [
 ]
 
 GENERATOR_VERSION = 4  # 3: COCO in COCO's layout, prepared by repro.data.prepare; 4: portraits
-MARKER = "SYNTHETIC.json"
 SERVER_GT_DIR = "_synthetic_server_gt"
 JPEG_QUALITY = 90
 
@@ -144,20 +145,6 @@ SYNTHETIC_NOTE = (
 
 # --------------------------------------------------------------------------------------------
 # Small public helpers
-
-
-def voc_colormap(n: int = 256) -> np.ndarray:
-    """The standard PASCAL VOC colour map (the devkit's bitget algorithm), shape (n, 3) uint8."""
-    cmap = np.zeros((n, 3), np.uint8)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = (r, g, b)
-    return cmap
 
 
 def void_band_width(width: int, height: int) -> int:

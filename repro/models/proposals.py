@@ -24,7 +24,7 @@ metainfo:
   with its default alpha 0.65 / beta 0.75, ranked by objectness). Needs the contrib build of
   OpenCV (``pip install 'repro[edgeboxes]'``, see the README) and the model file (``repro
   weights``: entry ``structured_edges``); :func:`check_edgeboxes` says what is missing. The
-  paper profile's DeconvNet configs use it.
+  paper profile's DeconvNet configs use it at test time and for stage-2 training crops.
 - ``dict(type='selective_search', scales=(100, 300), sigma=0.8)``: a built-in generator that
   needs no model file, after selective search (Uijlings et al., IJCV 2013): Felzenszwalb-
   Huttenlocher regions (scikit-image) at each scale, greedy hierarchical grouping of adjacent
@@ -336,30 +336,24 @@ def build_proposal_source(cfg: dict | None):
     )
 
 
-def require_proposals(cfg) -> dict:
-    """Plan-time check of a config's DeconvNet proposals (``model.test_cfg.proposals``): for
-    ``type='edgeboxes'`` without ``model``, the structured-edge file is looked up where `repro
-    weights` keeps weights (entry ``structured_edges``) and written into the config; then
-    :func:`check_edgeboxes` runs. Returns what was decided, for the row's provenance (empty for
-    configs without proposals). Raises :class:`EdgeBoxesUnavailableError` (exit 2) before any
-    training when the contrib build or the file is missing."""
-    test_cfg = cfg.model.get("test_cfg") or {}
-    proposals = test_cfg.get("proposals") if test_cfg.get("mode") == "proposals" else None
-    if not proposals or proposals.get("type") != "edgeboxes":
-        return {}
-    if not proposals.get("model"):
-        from repro.weights import REGISTRY, find_weights, weights_dir
-
-        found = find_weights(REGISTRY["structured_edges"])
-        if found is None:
-            raise EdgeBoxesUnavailableError(
-                f"DeconvNet's EdgeBoxes proposals (Sec. 6.1) need the structured-edge model "
-                f"file {weights_dir() / REGISTRY['structured_edges'].files[0]}: "
-                f"{REGISTRY['structured_edges'].how}; `repro weights` lists it."
-            )
-        proposals["model"] = str(found)
-    path = check_edgeboxes(proposals["model"])
-    return dict(proposals="edgeboxes", structured_edges=str(path))
+def object_crop_transforms(node) -> list:
+    """The ``DeconvNetObjectCrop`` transform dicts anywhere in ``node`` (a config or any part
+    of it: ``train_dataloader``'s datasets, ``train_pipeline``, a config's helper variables), to
+    be read or set in place: stage 2 crops its examples from their ``proposals`` (Sec. 6.1:
+    EdgeBoxes [26])."""
+    found, stack = [], [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if node.get("type") == "DeconvNetObjectCrop":
+                found.append(node)
+            else:
+                stack.extend(node.values())
+        elif hasattr(node, "keys"):  # an mmengine Config: its values are ConfigDicts
+            stack.extend(node[k] for k in node.keys())
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

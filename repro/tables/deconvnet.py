@@ -57,8 +57,8 @@ TRAIN = dict(
 )
 NOTE = ("Sec. 6.1: VOC 2012 train + val with the SBD labels (12031 images), two-stage crops; "
         "test server; proposals at test: EdgeBoxes from OpenCV contrib, top 50 of 2000 by "
-        "objectness, enlarged 1.2x, boxes under 112 px skipped (released inference); "
-        "differences: stage-2 training crops from the configured generator, not EdgeBoxes; "
+        "objectness, enlarged 1.2x, boxes under 112 px skipped (released inference); stage-2 "
+        "training crops from the same EdgeBoxes; differences: "
         "classes balanced per sample, not by adding redundant examples; batch 64 in one step "
         "(released solvers: 8 x iter_size 8)")
 #: The released inference's dense CRF (generate_EDeconvNet_CRF_results.m); the paper gives none.
