@@ -883,7 +883,8 @@ def render(spec: TableSpec, results: list[ResultRow], reports_dir: Path,
 def row_comparisons(spec: TableSpec, results: list[ResultRow], results_dir: Path,
                     profile: str | None) -> list[Comparison]:
     """Paired bootstrap differences of mIoU (seed 0) between the pairs of rows the table
-    declares (``TableSpec.comparisons``; default: consecutive trained rows), where both rows
+    declares (``TableSpec.comparisons``; default: consecutive trained rows) and between a
+    user's row and the row whose protocol it follows (``extra["follows"]``), where both rows
     were evaluated on the same images (their per-image files, ``extra["per_image"]``)."""
     from repro.metrics.bootstrap import paired_difference
     from repro.metrics.per_image import PerImageConfusion
@@ -893,6 +894,9 @@ def row_comparisons(spec: TableSpec, results: list[ResultRow], results_dir: Path
             r.metric == "mIoU" and r.status == "ok" and (r.extra or {}).get("per_image")}
     pairs = spec.comparisons or tuple(
         (b.key, a.key) for a, b in zip(spec.runnable, spec.runnable[1:]))
+    pairs += tuple(dict.fromkeys(  # a user's row against the row whose protocol it follows
+        (r.row, r.extra["follows"]) for r in results
+        if r.table == spec.name and r.user_row and (r.extra or {}).get("follows")))
     out = []
     for a, b in pairs:
         if a not in have or b not in have or not have[a].is_file() or not have[b].is_file():

@@ -655,6 +655,8 @@ class Executor:
                 extra["init_weights"] = {k: first[k] for k in ("name", "path", "sha256")}
         if row.members:
             extra["members"] = list(row.exp.members)
+        if row.exp.follows:
+            extra["follows"] = row.exp.follows
         if row.crf is not None:
             _, extra["crf"] = self._crf_for(row)
         if status == "awaiting_server":

@@ -77,7 +77,7 @@ def user_experiment(spec: TableSpec, name: str, config: str, ref_key: str | None
     cells = tuple(Cell(c.metric, title, c.col, None, c.unit) for c in ref.cells
                   if c.static is None)
     return Experiment(key=name, title=title, config=str(path), protocol=ref.protocol,
-                      cells=cells, options=options)
+                      cells=cells, options=options, follows=ref.key)
 
 
 def _check_builds(path: Path, name: str) -> None:

@@ -3,6 +3,7 @@ row of one's own in a paper's table (`--add`), tables from another package (entr
 parallel jobs that give the numbers of a serial run, and `--cfg-options` in the hash."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -75,6 +76,9 @@ def test_a_users_row_in_a_papers_table(tmp_path):
     assert "mine (yours)" in report and f"{miou.value:.1f}" in report
     assert f"[{miou.ci[0]:.1f}, {miou.ci[1]:.1f}]" in report, (
         "The report shows the user's row with its 95% interval.")
+    assert re.search(r"\|\s*mIoU\s*\|\s*mine\s*\|\s*base\s*\|", report), (
+        "The report compares the user's row with the row whose protocol it follows (paired "
+        "bootstrap of the difference).")
 
 
 def test_a_users_config_that_does_not_build_is_refused_by_key(tmp_path, capsys):

@@ -99,6 +99,9 @@ class Experiment:
     released: str | None = None
     # Training phases (see Phase); empty: one training.
     phases: tuple[Phase, ...] = ()
+    # A user's row (`repro run --add NAME=CONFIG@ROW`): the key of the row whose protocol it
+    # follows; the report compares the two (paired bootstrap of the difference).
+    follows: str | None = None
 
     @property
     def reference(self) -> bool:
