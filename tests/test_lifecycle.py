@@ -172,6 +172,54 @@ def test_a_failure_while_the_final_checkpoint_is_written(settings, reference, mo
         "The rerun must end with exactly the uninterrupted run's weights.")
 
 
+KILL_DURING_FINAL_WRITE = """
+import os, signal, sys
+from repro import files
+
+real = files.atomic_write
+
+def dying(path, write, mode=0o644):
+    if str(path).endswith("iter_4.pth"):  # SIGKILL halfway through the final checkpoint
+        def half(f):
+            f.write(b"PK" + bytes(5000))
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, half, mode)
+    return real(path, write, mode)
+
+files.atomic_write = dying
+from repro.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkill_during_the_final_checkpoint_write_then_rerun_through_the_cli(settings, tmp_path):
+    """The issue's case, for real: `repro run` killed (SIGKILL) while it writes the final
+    checkpoint, then `repro run` again: the row resumes and ends at the uninterrupted run's
+    mIoU, with nothing to delete by hand."""
+    def args(name):
+        return ["run", "gcn/table1/k3", "--profile", "smoke", "--iters", "4",
+                "--checkpoint-interval", "2", "--data-root", settings.data_root,
+                "--results-dir", str(tmp_path / name / "res"), "--work-dir",
+                str(tmp_path / name / "work"), "--reports-dir", str(tmp_path / name / "rep")]
+
+    def miou(name):
+        path = result_path(tmp_path / name / "res", "smoke", "gcn/table1", "k3", 0)
+        return next(r for r in read_file(path) if r.metric == "mIoU")
+
+    assert main(args("reference")) == 0
+    killed = subprocess.run([sys.executable, "-c", KILL_DURING_FINAL_WRITE, *args("killed")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert killed.returncode == -9, f"The run should have been killed:\n{killed.stderr[-2000:]}"
+    assert not list((tmp_path / "killed" / "work").rglob("iter_4.pth")), (
+        "A kill during the write must leave no truncated final checkpoint under its name.")
+    assert main(args("killed")) == 0
+    again = miou("killed")
+    assert again.extra["trained"] == "resumed from iter_2.pth", again.extra["trained"]
+    assert again.value == miou("reference").value, (
+        "Resumed after the kill, the row must end at the uninterrupted run's mIoU.")
+
+
 class _no_raise:
     def __enter__(self):
         return self
