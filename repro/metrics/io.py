@@ -24,17 +24,11 @@ __all__ = ["voc_palette", "read_label_png", "write_index_png", "read_rgb"]
 
 @functools.cache
 def voc_palette() -> np.ndarray:
-    """The 256 x 3 uint8 VOC colour map (index 255, void, is (224, 224, 192))."""
-    pal = np.zeros((256, 3), np.uint8)
-    for i in range(256):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        pal[i] = (r, g, b)
-    return pal
+    """The 256 x 3 uint8 VOC colour map (index 255, void, is (224, 224, 192));
+    ``repro.data.check.voc_colormap``, computed once."""
+    from repro.data.check import voc_colormap
+
+    return voc_colormap(256)
 
 
 def read_label_png(path: str | os.PathLike, palette: np.ndarray | None = None) -> np.ndarray:
