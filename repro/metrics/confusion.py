@@ -308,11 +308,14 @@ class ConfusionMatrix:
         self.mat = np.zeros((self.num_classes, self.num_classes), np.int64)
         self.num_images = 0
 
-    def update(self, pred, label, name: str | None = None) -> None:
+    def update(self, pred, label, name: str | None = None) -> np.ndarray:
+        """Add one image; returns its own C x C matrix (the per-image term just added)."""
         if name is None:
             name = f"<update #{self.num_images}>"
-        self.mat += confusion_matrix(pred, label, self.num_classes, self.ignore_index, name)
+        d = confusion_matrix(pred, label, self.num_classes, self.ignore_index, name)
+        self.mat += d
         self.num_images += 1
+        return d
 
     def reset(self) -> None:
         self.mat[...] = 0

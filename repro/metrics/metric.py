@@ -70,7 +70,7 @@ from .cityscapes import (
     export_label_id_png,
     instance_path_for,
 )
-from .confusion import ConfusionMatrix, all_reduce_array, confusion_matrix, to_numpy
+from .confusion import ConfusionMatrix, all_reduce_array, to_numpy
 from .io import read_label_png, read_rgb, write_index_png
 from .per_image import PerImageConfusion
 
@@ -301,9 +301,7 @@ class ConfusionMatrixMetric(BaseMetric):
                 last["cs"] = self._cs.update(pred, gt, inst, name)
                 d = last["cs"][0][np.ix_(EVAL_LABEL_IDS, EVAL_LABEL_IDS)]
             else:
-                d = confusion_matrix(pred, gt, self._cm.num_classes, self.ignore_index, name)
-                self._cm.mat += d
-                self._cm.num_images += 1
+                d = self._cm.update(pred, gt, name)  # _cm has this metric's ignore_index
                 last["cm"] = d
             if self.per_image:
                 key = Path(img_path).stem if img_path else f"<sample {self._count}>"

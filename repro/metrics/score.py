@@ -40,7 +40,7 @@ from .cityscapes import (
     label_to_train_ids,
     scores_from_matrix,
 )
-from .confusion import ConfusionMatrix, confusion_matrix
+from .confusion import ConfusionMatrix
 from .io import read_label_png
 from .per_image import PerImageConfusion
 
@@ -182,10 +182,7 @@ class _State:
                 "original image size."
             )
         if self.dataset == "voc":
-            d = confusion_matrix(pred, gt, self.main.num_classes, self.main.ignore_index,
-                                 str(pred_path))
-            self.main.mat += d
-            self.main.num_images += 1
+            d = self.main.update(pred, gt, name=str(pred_path))
             pred_c, gt_c = pred, gt
         else:
             inst = read_label_png(inst_path) if inst_path is not None else None
