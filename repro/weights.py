@@ -416,13 +416,10 @@ def require_proposals(cfg) -> dict:
     from repro.models.proposals import (
         EdgeBoxesUnavailableError,
         check_edgeboxes,
-        object_crop_transforms,
+        edgeboxes_sources,
     )
 
-    test_cfg = cfg.model.get("test_cfg") or {}
-    sources = [test_cfg.get("proposals")] if test_cfg.get("mode") == "proposals" else []
-    sources += [t.get("proposals") for t in object_crop_transforms(cfg)]
-    sources = [p for p in sources if p and p.get("type") == "edgeboxes"]
+    sources = edgeboxes_sources(cfg)
     if not sources:
         return {}
     path = None

@@ -125,21 +125,22 @@ def _list_released(needs_vgg16: str = "-") -> None:
 
 
 def _uses_edgeboxes(exp) -> bool:
-    """Whether the row tests with EdgeBoxes proposals in the paper profile (proposal-wise
-    inference, ``model.test_cfg.proposals`` of type ``edgeboxes`` after the row's options),
-    hence needs the ``structured_edges`` file (``repro.weights.require_proposals``).
-    Rows of static cells only (computed from the built model) run no inference."""
+    """Whether the row needs the ``structured_edges`` file in the paper profile: its config,
+    after the row's options, tests or trains with EdgeBoxes proposals
+    (``repro.models.proposals.edgeboxes_sources``, what ``repro.weights.require_proposals``
+    resolves). Only DeconvNet's proposal-mode rows have any; rows of static cells only
+    (computed from the built model) neither train nor test."""
     if exp.protocol.test_mode != "proposals" or not exp.trained_metrics:
         return False
     from mmengine.config import Config
 
     from repro import paths
+    from repro.models.proposals import edgeboxes_sources
 
     cfg = Config.fromfile(str(paths.config_path(exp.config)))
     if exp.options:
         cfg.merge_from_dict(exp.options)
-    proposals = (cfg.model.get("test_cfg") or {}).get("proposals") or {}
-    return proposals.get("type") == "edgeboxes"
+    return bool(edgeboxes_sources(cfg))
 
 
 def _needs_by_entry() -> dict[str, set[str]]:

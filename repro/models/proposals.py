@@ -356,6 +356,17 @@ def object_crop_transforms(node) -> list:
     return found
 
 
+def edgeboxes_sources(cfg) -> list:
+    """The proposal sources of ``cfg`` that are EdgeBoxes (``type='edgeboxes'``), to be read
+    or set in place: proposal-wise testing's (``model.test_cfg.proposals``) and every stage-2
+    training crop's (:func:`object_crop_transforms`). Empty: the config needs no
+    structured-edge model."""
+    test_cfg = cfg["model"].get("test_cfg") or {}
+    sources = [test_cfg.get("proposals")] if test_cfg.get("mode") == "proposals" else []
+    sources += [t.get("proposals") for t in object_crop_transforms(cfg)]
+    return [p for p in sources if p and p.get("type") == "edgeboxes"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Two-stage training crops.
 
