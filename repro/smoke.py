@@ -312,17 +312,14 @@ def smoke_variant(cfg) -> dict:
         changes["model"]["crf_rnn"] = dict(CRF_RNN)
     if (model.get("test_cfg") or {}).get("mode") == "proposals":
         changes["model"]["test_cfg"] = copy.deepcopy(DECONVNET_TEST)
-    for key in cfg:  # DeconvNet's stage-2 crops, wherever the config holds a pipeline
-        if key == "model" or not isinstance(cfg[key], (dict, list, tuple)):
-            continue
-        from repro.models.proposals import object_crop_transforms
+    from repro.models.proposals import object_crop_transforms
 
+    # DeconvNet's stage-2 crops, wherever the config holds a pipeline (only those keys copied)
+    for key in [k for k in cfg if k != "model" and object_crop_transforms(cfg[k])]:
         node = _plain(cfg[key])
-        crops = object_crop_transforms(node)
-        for crop in crops:
+        for crop in object_crop_transforms(node):
             crop["proposals"] = copy.deepcopy(DECONVNET_TRAIN_PROPOSALS)
-        if crops:
-            changes[key] = node
+        changes[key] = node
     settings = family_settings(cfg)
     optimizer = dict(OPTIMIZER, lr=settings.get("lr", OPTIMIZER["lr"]))
     changes["optim_wrapper"] = dict(type="OptimWrapper", optimizer=optimizer, _delete_=True)
