@@ -108,7 +108,7 @@ def test_smoke_variant_trains_at_the_smoke_crop(config):
 def test_family_settings_merge_from_general_to_specific(monkeypatch):
     crfrnn = _load("dilation/dilation-large-crfrnn_vgg16_1xb14-60k_voc12aug-504x504.py")
     assert smoke.family_of(crfrnn) == (
-        "vgg16-dilation/ContextModuleHead/CRFRNNEncoderDecoder")
+        "vgg16-dilation/ContextModuleHead+large/CRFRNNEncoderDecoder")
     gdn = _load("gdn/fcn-32s-gdn_vgg16_1xb20-20k_voc12sbd-500x500.py")
     assert smoke.family_of(gdn) == "vgg16-fcn/GDNHead"
     monkeypatch.setattr(smoke, "FAMILIES", {
