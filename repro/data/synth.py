@@ -575,7 +575,7 @@ def make_voc(
     size: tuple[int, int] | str = (160, 120),
     num_train: int = 120,
     num_val: int = 40,
-    num_test: int = 10,
+    num_test: int = 40,
     num_sbd_extra: int | None = None,
     num_coco: int = 0,
 ) -> Path:
