@@ -142,6 +142,13 @@ FAMILIES: dict[str, dict] = {
     "resnet50": dict(iters=50, lr=3e-3, lr_mult={"backbone": 0.3}),
     "resnetgcn50": dict(iters=50, lr=3e-3, lr_mult={"backbone": 0.3}),
 }
+# DeconvNet's smoke variant does not learn: its rows are `learns: false` in the baseline. At
+# 1/16 width pool1's switches have 4 maps, so all the decoder knows at full resolution passes
+# through 4 channels, and 14 layers start from random weights. Measured on stage-1 crops (AdamW
+# 1e-2): 8 fixed crops are not overfit after 100 steps (loss 1.32; 0.92 with a 4x wider
+# decoder sharing the switches); 200 steps over the training set end at loss 1.93 with not one
+# foreground pixel predicted; lr 1e-3 (loss 2.95 after 75 steps), SGD at 0.1, a wider last
+# stage, and crops with 3x context do no better.
 #: DeconvNet's proposal inference at the synthetic image size (112 px * 160 / 500 = 36).
 #: Selective search, not the paper's EdgeBoxes: that needs the structured-edge model file (a
 #: download), and the smoke profile needs nothing but the repository.
