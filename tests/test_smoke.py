@@ -128,6 +128,24 @@ def test_family_settings_merge_from_general_to_specific(monkeypatch):
         "backbone": dict(lr_mult=0.5)}
 
 
+def test_only_the_large_context_module_fine_tunes_at_a_hundredth():
+    large = _load("dilation/dilation-large_vgg16_1xb14-50k_voc12aug-504x504.py")
+    large_rnn = _load("dilation/dilation-large-crfrnn_vgg16_1xb14-60k_voc12aug-504x504.py")
+    basic = _load("dilation/dilation-basic_vgg16_1xb14-50k_voc12aug-504x504.py")
+    front = _load("dilation/dilation-frontend_vgg16_1xb14-50k_voc12aug-504x504.py")
+    assert smoke.family_of(large) == "vgg16-dilation/ContextModuleHead+large"
+    assert smoke.family_of(front) == "vgg16-dilation/ContextModuleHead"
+    for cfg in (large, large_rnn):
+        custom = smoke.smoke_variant(cfg)["optim_wrapper"]["paramwise_cfg"]["custom_keys"]
+        assert {k: v["lr_mult"] for k, v in custom.items()} == {
+            "backbone": 0.01, "decode_head.conv_seg": 0.01, "decode_head.context": 0.01}, (
+            "A large-context row fine-tunes its trained front end at 1/100 of the head's rate.")
+    for cfg in (basic, front):
+        assert smoke.family_settings(cfg)["lr_mult"] == {
+            "backbone": 0.1, "decode_head.context": 0.01}, (
+            "The basic module and the front end keep the Dilation family's rates.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Pretrained smoke backbones
 
