@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro import server
+from repro import server, smoke
 from repro.metrics.confusion import mean_iou
 from repro.metrics.per_image import PerImageConfusion
 from repro.report import render_all
@@ -90,8 +90,10 @@ def test_test_set_row_round_trip_through_the_simulated_server(tiny_smoke, dirs):
         "A server-scored row records its trivial baseline, so that CI can tell a test-set row "
         "that learned from one that did not.")
     per_image = PerImageConfusion.load(dirs["results_dir"] / back["mIoU"].extra["per_image"])
-    assert len(per_image) == 10 and 100 * mean_iou(per_image.total()) == pytest.approx(
-        scores["mIoU"]), "The per-image matrices of the 10 test images sum to the scored matrix."
+    num_test = smoke.SYNTHETIC["voc"]["num_test"]
+    assert len(per_image) == num_test and 100 * mean_iou(per_image.total()) == pytest.approx(
+        scores["mIoU"]), (
+        f"The per-image matrices of the {num_test} test images sum to the scored matrix.")
     low, high = back["mIoU"].ci
     assert low < scores["mIoU"] < high and high - low > 0.5, (
         f"A simulated-server row gets a bootstrap interval like a labelled evaluation, got "
