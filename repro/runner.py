@@ -231,6 +231,23 @@ def _init_process(settings: Settings, queue=None) -> None:
         hooks.set_progress_sink(queue.put)
 
 
+def warm_yapf() -> None:
+    """Import yapf once in this process before worker processes start.
+
+    mmengine's Runner imports yapf when it logs its config (``Config.pretty_text`` imports it even
+    unformatted). In a fresh environment yapf's first import rewrites its grammar pickle in the
+    user cache, and yapf 0.43 renames the file into place before writing it
+    (``yapf_third_party._ylib2to3.pgen2.grammar.Grammar.dump``). A second process importing
+    yapf at that moment reads an empty file and fails with "EOFError: Ran out of input". This was
+    seen in a CI rehearsal with ``--jobs 2``, where a DeconvNet training failed this way. After one
+    import here the pickle is complete and newer than the grammar, so workers only read it.
+    """
+    try:
+        import yapf  # noqa: F401
+    except ImportError:  # mmengine without yapf: nothing to warm
+        pass
+
+
 def _barrier() -> None:
     """Wait for every rank (no-op without an initialised process group)."""
     import torch.distributed as dist
@@ -575,6 +592,7 @@ class Executor:
         import multiprocessing as mp
         import queue as queue_mod
 
+        warm_yapf()
         ctx = mp.get_context("spawn")
         events = ctx.Queue()
         running: dict = {}

@@ -11,6 +11,7 @@ GCN models on a tiny synthetic VOC (4 training iterations).
 import ast
 import dataclasses
 import errno
+import os
 import random
 import shutil
 import subprocess
@@ -531,3 +532,25 @@ def test_a_failed_row_is_named_with_its_error_at_the_end_of_the_run(settings, tm
         "gcn/table1/k3 seed 0: failed: train of gcn/table1/k3@seed0 failed: RuntimeError: the "
         "decoder ran out of switches"), (
         f"The run must end naming the failed row and its error: {tail}")
+
+
+def test_yapf_is_warmed_before_workers_so_none_reads_a_half_written_grammar(tmp_path):
+    """yapf (imported by every mmengine Runner) renames its grammar cache into place before
+    writing it; with --jobs 2 in a fresh environment a worker read it empty (EOFError: Ran out
+    of input, a failed DeconvNet training in a CI rehearsal). The pool warms it first."""
+    pytest.importorskip("yapf")
+    code = ("import pickle, sys, pathlib; from repro import runner; runner.warm_yapf(); "
+            "files = sorted(pathlib.Path(sys.argv[1]).rglob('Grammar*.pickle')); "
+            "assert files, 'no grammar cache written'; "
+            "[pickle.loads(f.read_bytes()) for f in files]")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, (
+        f"Warming yapf must leave a complete grammar cache in the user cache: {done.stderr}")
+    source = Path(__file__).parents[1] / "repro" / "runner.py"
+    pool = ast.get_source_segment(source.read_text(), next(
+        n for n in ast.walk(ast.parse(source.read_text()))
+        if isinstance(n, ast.FunctionDef) and n.name == "_run_pool"))
+    assert pool.index("warm_yapf()") < pool.index("ProcessPoolExecutor("), (
+        "The pool must warm yapf before it starts its workers.")
