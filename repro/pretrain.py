@@ -451,17 +451,9 @@ def _argv(args: argparse.Namespace) -> list[str]:
 
 
 def _relaunch(args: argparse.Namespace) -> int:
-    import socket
-    import subprocess
+    from repro.runner import relaunch_under_torchrun
 
-    with socket.socket() as sock:  # a free port for the rendezvous on this machine
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.gpus}",
-           "--master_addr=127.0.0.1", f"--master_port={port}", "-m", "repro.pretrain",
-           *_argv(args)]
-    print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
-    return subprocess.call(cmd)
+    return relaunch_under_torchrun("repro.pretrain", _argv(args), args.gpus)
 
 
 def _default_out(args) -> Path | None:

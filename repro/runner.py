@@ -232,7 +232,8 @@ def _init_process(settings: Settings, queue=None) -> None:
 
 
 def warm_yapf() -> None:
-    """Import yapf once in this process before worker processes start.
+    """Import yapf once in this process before it starts processes that build Runners (the
+    ``--jobs`` pool, torchrun ranks).
 
     mmengine's Runner imports yapf when it logs its config (``Config.pretty_text`` imports it even
     unformatted). In a fresh environment yapf's first import rewrites its grammar pickle in the
@@ -246,6 +247,24 @@ def warm_yapf() -> None:
         import yapf  # noqa: F401
     except ImportError:  # mmengine without yapf: nothing to warm
         pass
+
+
+def relaunch_under_torchrun(module: str, argv: list[str], nproc: int) -> int:
+    """Rerun ``python -m module *argv`` under torchrun, ``nproc`` processes (one per GPU, gloo
+    on CPU) with a free port on this machine for the rendezvous; returns torchrun's exit code.
+    Used by ``repro run`` and ``repro pretrain`` with ``--launcher pytorch``."""
+    import socket
+    import subprocess
+    import sys
+
+    warm_yapf()  # the ranks start together
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+           "--master_addr=127.0.0.1", f"--master_port={port}", "-m", module, *argv]
+    print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
+    return subprocess.call(cmd)
 
 
 def _barrier() -> None:

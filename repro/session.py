@@ -366,16 +366,9 @@ def import_server(args) -> int:
 def relaunch_torchrun(args) -> int:
     """`--launcher pytorch`: rerun this very command under torchrun, one process per GPU
     (gloo on CPU), through mmengine's launcher support."""
-    import socket
-    import subprocess
+    from repro.runner import relaunch_under_torchrun
 
-    with socket.socket() as sock:  # a free port for the rendezvous on this machine
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.gpus}",
-           "--master_addr=127.0.0.1", f"--master_port={port}", "-m", "repro.cli", *args.argv]
-    print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
-    return subprocess.call(cmd)
+    return relaunch_under_torchrun("repro.cli", args.argv, args.gpus)
 
 
 def slurm_command(args) -> str:

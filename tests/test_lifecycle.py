@@ -537,7 +537,8 @@ def test_a_failed_row_is_named_with_its_error_at_the_end_of_the_run(settings, tm
 def test_yapf_is_warmed_before_workers_so_none_reads_a_half_written_grammar(tmp_path):
     """yapf (imported by every mmengine Runner) renames its grammar cache into place before
     writing it; with --jobs 2 in a fresh environment a worker read it empty (EOFError: Ran out
-    of input, a failed DeconvNet training in a CI rehearsal). The pool warms it first."""
+    of input, a failed DeconvNet training in a CI rehearsal). The pool and the torchrun relaunch
+    warm it first."""
     pytest.importorskip("yapf")
     code = ("import pickle, sys, pathlib; from repro import runner; runner.warm_yapf(); "
             "files = sorted(pathlib.Path(sys.argv[1]).rglob('Grammar*.pickle')); "
@@ -548,9 +549,10 @@ def test_yapf_is_warmed_before_workers_so_none_reads_a_half_written_grammar(tmp_
                           capture_output=True, text=True)
     assert done.returncode == 0, (
         f"Warming yapf must leave a complete grammar cache in the user cache: {done.stderr}")
-    source = Path(__file__).parents[1] / "repro" / "runner.py"
-    pool = ast.get_source_segment(source.read_text(), next(
-        n for n in ast.walk(ast.parse(source.read_text()))
-        if isinstance(n, ast.FunctionDef) and n.name == "_run_pool"))
-    assert pool.index("warm_yapf()") < pool.index("ProcessPoolExecutor("), (
-        "The pool must warm yapf before it starts its workers.")
+    source = (Path(__file__).parents[1] / "repro" / "runner.py").read_text()
+    functions = {n.name: ast.get_source_segment(source, n) for n in ast.walk(ast.parse(source))
+                 if isinstance(n, ast.FunctionDef)}
+    for name, start in (("_run_pool", "ProcessPoolExecutor("),
+                        ("relaunch_under_torchrun", "subprocess.call(")):
+        assert functions[name].index("warm_yapf()") < functions[name].index(start), (
+            f"{name} must warm yapf before it starts its processes.")
