@@ -197,7 +197,7 @@ def apply_profile(
         smoke.apply_smoke_variant(cfg)
     apply_protocol(cfg, protocol, data_root)
 
-    crop = profile.crop or protocol.crop_size
+    crop = schedule.get("crop") or profile.crop or protocol.crop_size
     set_crop(cfg, crop)
     synth = profile.synthetic.get(protocol.dataset)
     apply_test_mode(cfg, protocol, synth["size"][0] if synth else 2048)

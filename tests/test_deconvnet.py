@@ -64,6 +64,21 @@ def test_unpooling_puts_values_back_at_the_pooling_switches():
     )
 
 
+def test_a_wider_decoder_shares_each_switch_among_its_maps():
+    """Smoke profile: a decoder r times wider than the pool unpools each group of r maps
+    with the same switch map, and refuses a width that is no multiple."""
+    x = torch.randn(2, 3, 8, 10)
+    pooled, idx = F.max_pool2d(x, 2, 2, return_indices=True)
+    wide = torch.randn(2, 6, 4, 5)
+    up = MaxUnpool()(wide, idx, x.shape[-2:])
+    for c in range(6):
+        expected = MaxUnpool()(wide[:, c : c + 1], idx[:, c // 2 : c // 2 + 1], x.shape[-2:])
+        assert torch.equal(up[:, c : c + 1], expected), (
+            f"Decoder map {c} must be unpooled with switch map {c // 2}.")
+    with pytest.raises(ValueError, match="multiple"):
+        MaxUnpool()(torch.randn(2, 4, 4, 5), idx, x.shape[-2:])
+
+
 def test_paste_max_and_sum_on_a_hand_made_case():
     a = torch.full((2, 2, 3), 1.0)  # C=2, 2x3 proposal at x 0..3, y 0..2
     a[1] = -1.0

@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from repro import paths, smoke
 from repro.models.build import build_model
+from repro.models.proposals import object_crop_transforms
 from repro.tables.registry import all_tables
 
 
@@ -82,8 +83,8 @@ def test_smoke_variant_trains_at_the_smoke_crop(config):
     from repro.profiles import set_crop
 
     torch.manual_seed(0)
-    h, w = (224, 224) if "deconvnet" in config else smoke.CROP
     cfg = _smoke(config)
+    h, w = smoke.smoke_schedule(_load(config)).get("crop", smoke.CROP)
     set_crop(cfg, (h, w))
     model = build_model(cfg)
     model.init_weights()
@@ -103,6 +104,31 @@ def test_smoke_variant_trains_at_the_smoke_crop(config):
     total = sum(v for k, v in losses.items() if "loss" in k)
     assert torch.isfinite(total), f"{config}: the smoke variant's loss is {losses}."
     total.backward()
+    if "deconvnet" in config:  # no resize in the loss hides a wrong size: the head gives it
+        with torch.no_grad():
+            out = model.decode_head(model.extract_feat(data["inputs"]))
+        assert out.shape[-2:] == (h, w), (
+            f"DeconvNet's smoke decoder must give back its {h}x{w} input's size (fc6 and "
+            f"deconv-fc6 padded alike), got {tuple(out.shape[-2:])}.")
+
+
+def test_deconvnet_smoke_variant_is_scaled_like_its_proposal_rule():
+    """DeconvNet's smoke input, crops and proposal rule shrink by the same factor (synthetic
+    width / VOC's 500 px) and its decoder is a multiple of the encoder's width."""
+    cfg = _load("deconvnet/deconvnet_vgg16-bn_1xb64-60k_voc12augval-224x224.py")
+    factor = smoke.SYNTHETIC["voc"]["size"][0] / 500
+    changes = smoke.smoke_variant(cfg)
+    crops = [t for t in object_crop_transforms(changes) if t.get("crop")]
+    assert crops and all(abs(t["crop"] - 224 * factor) <= 1 and
+                         abs(t["resize"] - 250 * factor) <= 1 for t in crops), crops
+    test = changes["model"]["test_cfg"]
+    assert test["input_size"] == crops[0]["crop"] and abs(test["min_size"] - 112 * factor) <= 1
+    assert smoke.smoke_schedule(cfg)["crop"] == (crops[0]["crop"],) * 2
+    head, backbone = changes["model"]["decode_head"], changes["model"]["backbone"]
+    ratio = head["width_mult"] / backbone["width_mult"]
+    assert ratio == int(ratio) >= 1, "Each switch map must serve a whole number of decoder maps."
+    assert head["fc6_padding"] == backbone["fc6_padding"], (
+        "deconv-fc6 must mirror fc6's padding, or the decoder's sizes miss the switches'.")
 
 
 def test_family_settings_merge_from_general_to_specific(monkeypatch):

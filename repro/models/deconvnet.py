@@ -35,6 +35,9 @@ Deviations
   maps, which is what the harness's ensemble does.
 - Proposals: EdgeBoxes in the paper (from a boxes file here), or a built-in selective-search-like
   generator (``repro.models.proposals``); which one is recorded in each prediction's metainfo.
+- Smoke profile only (``repro.smoke``, defaults off): fc6 / deconv-fc6 padded (``fc6_padding``)
+  for an input whose pool5 is smaller than their 7x7 kernel, and a decoder wider than its
+  encoder whose unpooling shares each switch map among a group of maps (:class:`MaxUnpool`).
 """
 
 from __future__ import annotations
@@ -73,9 +76,16 @@ def deconv_bn_relu(cin: int, cout: int, kernel: int, pad: int) -> nn.Sequential:
 
 class MaxUnpool(nn.Module):
     """2x2 stride-2 unpooling with the switches of the mirrored pool (a module, so that hooks
-    see its output for Table 2)."""
+    see its output for Table 2). A decoder ``r`` times wider than the pool (smoke profile)
+    unpools each group of ``r`` consecutive maps with the same switch map."""
 
     def forward(self, x: torch.Tensor, indices: torch.Tensor, size) -> torch.Tensor:
+        ratio, rest = divmod(x.shape[1], indices.shape[1])
+        if rest or not ratio:
+            raise ValueError(f"Unpooling {x.shape[1]} maps with {indices.shape[1]} switch maps: "
+                             "the decoder's width must be a multiple of the encoder's.")
+        if ratio > 1:
+            indices = indices.repeat_interleave(ratio, 1)
         return F.max_unpool2d(x, indices, 2, 2, output_size=size)
 
 
@@ -87,19 +97,24 @@ class DeconvNetHead(BaseDecodeHead):
     size)`` of pool1..pool5 (``VGG16(variant='deconvnet', out_indices=('fc7',))``).
 
     Args:
-        width_mult: scales every width like the backbone's (smoke profile).
+        width_mult: scales every width like the backbone's (smoke profile); a multiple of the
+            backbone's, each switch map then serving ``width_mult / backbone width_mult``
+            decoder maps (:class:`MaxUnpool`).
         fc6_kernel: kernel of deconv-fc6, the size of pool5's output (7 for 224 inputs).
+        fc6_padding: deconv-fc6's padding, fc6's (0; the smoke profile pads both by 3, so
+            that deconv-fc6 gives back pool5's size from fc7's).
         **kwargs: ``BaseDecodeHead`` arguments: ``in_channels`` = fc7 width, ``num_classes``;
             ``channels`` (deconv1-2's width) is set from the table; dropout defaults to 0 (the
             paper removes dropout, Sec. 6.1).
     """
 
-    def __init__(self, width_mult: float = 1.0, fc6_kernel: int = 7, **kwargs):
+    def __init__(self, width_mult: float = 1.0, fc6_kernel: int = 7, fc6_padding: int = 0,
+                 **kwargs):
         kwargs.setdefault("dropout_ratio", 0.0)
         kwargs["channels"] = scaled(DECONV_STAGES[-1][1][-1], width_mult)
         super().__init__(**kwargs)
         cin = scaled(FC6_DECONV, width_mult)
-        self.deconv_fc6 = deconv_bn_relu(self.in_channels, cin, fc6_kernel, 0)
+        self.deconv_fc6 = deconv_bn_relu(self.in_channels, cin, fc6_kernel, fc6_padding)
         self.layer_names: list[str] = []
         for stage, widths in DECONV_STAGES:
             self.add_module(f"unpool{stage}", MaxUnpool())

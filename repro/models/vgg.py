@@ -123,6 +123,9 @@ class VGG16(BaseModule):
         pad_input: reflection padding added around the input before conv1_1 (Dilation: 186),
             or ``(left, right, top, bottom)``.
         pool5a: add a 3x3/1 pad-1 average pooling after pool5 (released DeepLab-LargeFOV).
+        fc6_padding: fc6's padding instead of the variant's (smoke profile: DeconvNet's
+            scaled-down input gives a pool5 smaller than fc6's 7x7 kernel; padded by 3, fc6
+            keeps its pretrained shape and every output still sees all of pool5).
         norm_cfg: the norm layer when ``with_bn``.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH)`` loads a VGG16 file (module
             docstring); anything else is mmengine's usual init config.
@@ -138,6 +141,7 @@ class VGG16(BaseModule):
         dropout: float = 0.5,
         pad_input: int | tuple[int, int, int, int] = 0,
         pool5a: bool = False,
+        fc6_padding: int | None = None,
         norm_cfg: dict | None = None,
         init_cfg: dict | list | None = None,
     ):
@@ -187,6 +191,7 @@ class VGG16(BaseModule):
             self.layer_names.append("pool5a")
             self.out_channels["pool5a"] = cin
         k6, d6, p6, c6 = spec["fc6"]
+        p6 = p6 if fc6_padding is None else fc6_padding
         cin = conv("fc6", cin, scaled(c6, width_mult), k6, p6, d6)
         conv("fc7", cin, scaled(spec["fc7"], width_mult), 1, 0)
         self.drop6 = nn.Dropout(dropout) if dropout else nn.Identity()
