@@ -92,7 +92,7 @@ def test_a_broken_model_fails_the_check_for_its_row(family, tmp_path, monkeypatc
         # Said, not hidden: the check cannot catch a broken model of a row that never learned.
         pytest.xfail(f"{row} does not learn in the smoke profile (baseline mIoU "
                      f"{base['mIoU']:.2f}, trivial {base['trivial']:.2f}): a broken {family} "
-                     "model cannot be told from this one (issue 11, open for this family)")
+                     "model cannot be told from this one")
     table, key = row.rsplit("/", 1)
     for path in (results / "smoke" / table).glob(f"{key}.seed0.json"):
         path.unlink()
