@@ -103,8 +103,8 @@ VGG_FROZEN = {"fcn": 4, "deeplab_largefov": 2, "dilation": 4, "deconvnet": 4}
 RESNETS = {152: (18, 16), 101: (18, 16), 50: (50, 8)}
 #: DeconvNet's input and crops scaled like its proposal rule (below) by the synthetic images'
 #: size over VOC's (160 / 500): 224 -> 72 px crops from boxes resized to 250 -> 80 px. At 224
-#: px the synthetic objects (about 40 px) were magnified 5x, where VOC's are magnified about 1x,
-#: their textures left the frozen pretrained stages' scale, and each row cost 10x more.
+#: px the synthetic objects (about 40 px) were magnified about 5x (VOC's about 1x), and an
+#: iteration cost about 10x more.
 DECONVNET_INPUT, DECONVNET_RESIZE = 72, 80
 #: fc6 (7x7) and deconv-fc6 padded by 3: the 72-px input's pool5 is 3x3, smaller than the
 #: kernel; padded, both keep the pretrained and the paper's shapes, each fc6 output still sees
@@ -119,8 +119,9 @@ DECONVNET_DECODER_WIDTH = 4 * VGG_WIDTH
 #: download), and the smoke profile needs nothing but the repository.
 DECONVNET_TEST = dict(max_proposals=8, min_size=36, input_size=DECONVNET_INPUT,
                       proposals=dict(type="selective_search", scales=(100,), _delete_=True))
-#: DeconvNet's stage-2 training crops: selective search too (the paper's EdgeBoxes need the
-#: structured-edge model), at the scales the configs used before they followed the paper.
+#: DeconvNet's training crops at the scaled size; stage 2's cut from selective-search proposals
+#: too (the paper's EdgeBoxes need the structured-edge model), at the scales the configs used
+#: before they followed the paper.
 DECONVNET_TRAIN_CROP = dict(resize=DECONVNET_RESIZE, crop=DECONVNET_INPUT,
                             proposals=dict(type="selective_search", scales=(100, 300)))
 #: Per family (:func:`family_of`): the schedule where it differs from the profile's
