@@ -55,9 +55,15 @@ DEEPLAB = "deeplab/deeplab-largefov_vgg16_1xb20-6k_voc12aug-321x321.py"
 
 
 def config(spec, smoke: bool) -> Config:
+    """The released model's config; ``smoke``: its smoke profile's widths (``repro.smoke``),
+    with the paper's layers otherwise (no BatchNorm added to a network released without)."""
     cfg = Config.fromfile(str(paths.config_path(spec.config)))
-    if smoke and "model" in cfg.get("smoke", {}):
-        cfg.merge_from_dict({"model": cfg.smoke.model.to_dict()})
+    if smoke:
+        from repro.smoke import apply_smoke_variant
+
+        with_bn = cfg.model.backbone.get("with_bn")
+        apply_smoke_variant(cfg)
+        cfg.model.backbone.with_bn = with_bn
     return cfg
 
 
