@@ -84,7 +84,7 @@ def test_smoke_variant_trains_at_the_smoke_crop(config):
 
     torch.manual_seed(0)
     cfg = _smoke(config)
-    h, w = smoke.smoke_schedule(_load(config)).get("crop", smoke.CROP)
+    h, w = smoke.smoke_schedule(cfg).get("crop", smoke.CROP)  # the family reads the model
     set_crop(cfg, (h, w))
     model = build_model(cfg)
     model.init_weights()
